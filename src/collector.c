@@ -1,0 +1,289 @@
+#include "collector.h"
+
+#include "bytecode.h"
+#include "proc_reader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+const char *tc_source_name(enum tc_source s) {
+  switch (s) {
+  case TC_SRC_LEGACY:
+    return "sock_diag (TCPDIAG_GETSOCK, both families in one dump)";
+  case TC_SRC_V2:
+    return "sock_diag (SOCK_DIAG_BY_FAMILY, one dump per family)";
+  case TC_SRC_PROC:
+    return "/proc/net/tcp and /proc/net/tcp6";
+  case TC_SRC_UNKNOWN:
+  default:
+    return "none yet";
+  }
+}
+
+int tc_init(struct tc_collector *c, const struct diag_io *io) {
+  memset(c, 0, sizeof(*c));
+  c->allow_eq = true;
+  c->allow_proc = true;
+  pt_init(&c->pt);
+  return diag_conn_init(&c->conn, io);
+}
+
+void tc_destroy(struct tc_collector *c) {
+  diag_conn_destroy(&c->conn);
+  pt_destroy(&c->pt);
+  free(c->bytecode);
+  free(c->procbuf);
+  c->bytecode = NULL;
+  c->procbuf = NULL;
+}
+
+/* --- counting callbacks --------------------------------------------- */
+
+static int count_socket(void *data, uint16_t sport, uint16_t dport,
+                        uint8_t state) {
+  struct tc_collector *c = data;
+
+  if (state < TCS_MIN || state > TCS_MAX) {
+    c->stats.ignored++;
+    return 0;
+  }
+  pt_count(&c->pt, sport, dport, state);
+  return 0;
+}
+
+static int count_listener(void *data, uint16_t sport, uint16_t dport,
+                          uint8_t state) {
+  struct tc_collector *c = data;
+
+  if (state == TCS_LISTEN && c->listening) {
+    int err = pt_mark_listening(&c->pt, sport);
+    if (err != 0)
+      return -err;
+  }
+  return count_socket(data, sport, dport, state);
+}
+
+/* --- dumps ----------------------------------------------------------- */
+
+static int run_dump(struct tc_collector *c, enum tc_source src,
+                    uint32_t states, const uint8_t *bc, size_t bclen,
+                    diag_socket_fn fn) {
+  struct diag_request req = {.states = states,
+                             .bytecode = bc,
+                             .bytecode_len = bclen};
+  int err;
+
+  if (src == TC_SRC_LEGACY) {
+    req.kind = DIAG_REQ_LEGACY;
+    return diag_dump(&c->conn, &req, fn, c, &c->stats.diag);
+  }
+  req.kind = DIAG_REQ_V2;
+  req.family = AF_INET;
+  err = diag_dump(&c->conn, &req, fn, c, &c->stats.diag);
+  if (err != 0)
+    return err;
+  req.family = AF_INET6;
+  return diag_dump(&c->conn, &req, fn, c, &c->stats.diag);
+}
+
+static int ignore_socket(void *data, uint16_t sport, uint16_t dport,
+                         uint8_t state) {
+  (void)data;
+  (void)sport;
+  (void)dport;
+  (void)state;
+  return 0;
+}
+
+/* Errors that mean "this kernel has no usable sock_diag for us", as
+ * opposed to a passing failure that the next read may not see. */
+static bool is_unavailable(int err) {
+  switch (err) {
+  case -EOPNOTSUPP:
+  case -ECONNREFUSED:
+  case -EAFNOSUPPORT:
+  case -EPROTONOSUPPORT:
+  case -ENOENT:
+  case -EINVAL:
+  case -EPERM:
+  case -EACCES:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Finds a request form the kernel accepts, with a filter that uses every
+ * op we may emit. LISTEN-only dumps: they never walk the established hash,
+ * so probing costs microseconds. */
+static int probe(struct tc_collector *c) {
+  static const struct {
+    enum tc_source src;
+    unsigned flags;
+  } forms[] = {
+      {TC_SRC_LEGACY, 0},
+      {TC_SRC_LEGACY, BC_NO_EQ},
+      {TC_SRC_V2, 0},
+      {TC_SRC_V2, BC_NO_EQ},
+  };
+  /* Ports 1 and 3 and 5-6: exercises EQ (or GE+LE), LE splits and JMP. */
+  static const uint16_t ports[] = {1, 3, 5, 6, 9, 11};
+  uint8_t bc[512];
+  size_t bclen;
+  int err = 0;
+
+  for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+    if ((forms[i].flags & BC_NO_EQ) == 0 && !c->allow_eq)
+      continue;
+    err = bc_compile(ports, 6, ports, 6, forms[i].flags, bc, sizeof(bc),
+                     &bclen);
+    if (err != 0)
+      return err;
+    err = run_dump(c, forms[i].src, TCS_MASK_LISTEN, bc, bclen, ignore_socket);
+    if (err == 0) {
+      c->source = forms[i].src;
+      c->bc_flags = forms[i].flags;
+      snprintf(c->source_why, sizeof(c->source_why),
+               "kernel accepted the %s request with %s filters",
+               forms[i].src == TC_SRC_LEGACY ? "legacy" : "per-family",
+               forms[i].flags & BC_NO_EQ ? "range-only" : "S_EQ/D_EQ");
+      return 0;
+    }
+    if (!is_unavailable(err))
+      return err; /* transient: try again at the next read */
+  }
+  if (!c->allow_proc)
+    return err;
+  c->source = TC_SRC_PROC;
+  snprintf(c->source_why, sizeof(c->source_why),
+           "sock_diag unavailable (%s)", strerror(-err));
+  return 0;
+}
+
+/* Rebuilds the connection filter from the ports to keep. Runs after
+ * configuration and whenever the set of listening ports changes. */
+static int build_filter(struct tc_collector *c) {
+  uint16_t *local = NULL, *remote = NULL;
+  size_t nl, nr, len = 0;
+  uint8_t *bc = NULL;
+  int err = -ENOMEM;
+
+  local = malloc(2 * 65536 * sizeof(*local));
+  bc = malloc(BC_MAX_LEN);
+  if (local == NULL || bc == NULL)
+    goto out;
+  remote = local + 65536;
+  nl = pt_local_ports(&c->pt, local);
+  nr = pt_remote_ports(&c->pt, remote);
+  free(c->bytecode);
+  c->bytecode = NULL;
+  c->bytecode_len = 0;
+  c->filter_unbounded = false;
+  err = bc_compile(local, nl, remote, nr, c->bc_flags, bc, BC_MAX_LEN, &len);
+  if (err == -EINVAL) {
+    err = 0; /* no port to keep: no connection dump at all */
+  } else if (err == -E2BIG) {
+    /* Tens of thousands of scattered ports: let everything through and
+     * let the port table pick what it needs. */
+    c->filter_unbounded = true;
+    err = 0;
+  } else if (err == 0) {
+    c->bytecode = realloc(bc, len);
+    if (c->bytecode == NULL) {
+      err = -ENOMEM;
+    } else {
+      c->bytecode_len = len;
+      bc = NULL;
+    }
+  }
+  if (err == 0) {
+    c->filter_built = true;
+    c->pt.filter_dirty = false;
+  }
+out:
+  free(local);
+  free(bc);
+  return err;
+}
+
+static int read_netlink(struct tc_collector *c) {
+  int err;
+
+  /* Listeners first, in a LISTEN-only dump: the kernel walks only the
+   * listening hash. This finds the ports to report before the connection
+   * dump, so the filter can be built for them. */
+  err = run_dump(c, c->source, TCS_MASK_LISTEN, NULL, 0, count_listener);
+  if (err != 0)
+    return err;
+  pt_end_discovery(&c->pt);
+
+  if (c->all)
+    return run_dump(c, c->source, TCS_MASK_NOT_LISTEN, NULL, 0, count_socket);
+
+  if (!c->filter_built || c->pt.filter_dirty) {
+    err = build_filter(c);
+    if (err != 0)
+      return err;
+  }
+  if (c->filter_unbounded)
+    return run_dump(c, c->source, TCS_MASK_NOT_LISTEN, NULL, 0, count_socket);
+  if (c->bytecode == NULL)
+    return 0;
+  return run_dump(c, c->source, TCS_MASK_NOT_LISTEN, c->bytecode,
+                  c->bytecode_len, count_socket);
+}
+
+static int read_proc(struct tc_collector *c) {
+  int e4, e6;
+
+  if (c->procbuf == NULL) {
+    c->procbuf = malloc(PROC_READ_BUFFER);
+    if (c->procbuf == NULL)
+      return -ENOMEM;
+  }
+  /* Listeners are marked as they come; in each file the kernel lists the
+   * listening sockets first. */
+  e4 = proc_read_file("/proc/net/tcp", c->procbuf, PROC_READ_BUFFER,
+                      count_listener, c);
+  e6 = proc_read_file("/proc/net/tcp6", c->procbuf, PROC_READ_BUFFER,
+                      count_listener, c);
+  /* One family may be missing (ipv6.disable=1); both missing is an error. */
+  if (e4 != 0 && e6 != 0)
+    return e4;
+  if (e4 == -ENOMEM || e6 == -ENOMEM)
+    return -ENOMEM;
+  return 0;
+}
+
+int tc_read(struct tc_collector *c) {
+  int err;
+
+  memset(&c->stats, 0, sizeof(c->stats));
+  c->error[0] = '\0';
+  pt_begin_read(&c->pt);
+
+  if (c->source == TC_SRC_UNKNOWN) {
+    err = probe(c);
+    if (err != 0) {
+      snprintf(c->error, sizeof(c->error), "probing sock_diag failed: %s",
+               strerror(-err));
+      return err;
+    }
+  }
+  if (c->source == TC_SRC_PROC) {
+    err = read_proc(c);
+    if (err != 0)
+      snprintf(c->error, sizeof(c->error),
+               "reading /proc/net/tcp and /proc/net/tcp6 failed: %s",
+               strerror(-err));
+    return err;
+  }
+  err = read_netlink(c);
+  if (err != 0)
+    snprintf(c->error, sizeof(c->error), "sock_diag dump failed: %s",
+             strerror(-err));
+  return err;
+}

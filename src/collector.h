@@ -1,0 +1,55 @@
+/* One read of TCP connection counts into a port table: listening-port
+ * discovery, the kernel filter, the connection dump, and the /proc
+ * fallback. Independent of collectd, so tests and tools link it alone. */
+#ifndef TCPCONNS_DIAG_COLLECTOR_H
+#define TCPCONNS_DIAG_COLLECTOR_H
+
+#include "diag_dump.h"
+#include "port_table.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum tc_source {
+  TC_SRC_UNKNOWN, /* not probed yet */
+  TC_SRC_LEGACY,  /* TCPDIAG_GETSOCK: both families in one walk */
+  TC_SRC_V2,      /* SOCK_DIAG_BY_FAMILY, once per family */
+  TC_SRC_PROC,    /* /proc/net/tcp{,6} */
+};
+
+struct tc_read_stats {
+  struct diag_dump_stats diag; /* this read's dumps */
+  uint64_t ignored;            /* sockets with a state outside 1..11 */
+};
+
+struct tc_collector {
+  struct port_table pt;
+  bool listening;  /* report listening ports (ListeningPorts) */
+  bool all;        /* report the "all" block (AllPortsSummary) */
+  bool allow_eq;   /* may use S_EQ/D_EQ (cleared if the kernel refuses) */
+  bool allow_proc; /* fall back to /proc if sock_diag is unavailable */
+  enum tc_source source;
+  unsigned bc_flags;
+  struct diag_conn conn;
+  uint8_t *bytecode; /* compiled filter; NULL: nothing to keep */
+  size_t bytecode_len;
+  bool filter_built;
+  bool filter_unbounded; /* too many ports for bytecode: dump everything */
+  char *procbuf;
+  struct tc_read_stats stats;
+  char source_why[160]; /* why this source was chosen, for one log line */
+  char error[160];      /* what the last failed read hit */
+};
+
+/* io: diag_io_kernel, or a test's seam. */
+int tc_init(struct tc_collector *c, const struct diag_io *io);
+void tc_destroy(struct tc_collector *c);
+
+/* Fills c->pt for this read. Returns 0, or -errno with c->error set. The
+ * first call picks the source (see c->source and c->source_why). */
+int tc_read(struct tc_collector *c);
+
+const char *tc_source_name(enum tc_source s);
+
+#endif

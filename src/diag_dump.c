@@ -1,0 +1,102 @@
+#include "diag_dump.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* recvmsg interrupted by a signal is retried, but not forever. */
+#define DIAG_MAX_EINTR 8
+
+int diag_conn_init(struct diag_conn *c, const struct diag_io *io) {
+  c->io = io;
+  c->nl = NULL;
+  c->portid = 0;
+  c->seq = 0;
+  c->rxbuf = malloc(DIAG_RECV_BUFFER);
+  c->txbuf = malloc(DIAG_REQUEST_MAX);
+  if (c->rxbuf == NULL || c->txbuf == NULL) {
+    diag_conn_destroy(c);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+void diag_conn_destroy(struct diag_conn *c) {
+  diag_conn_close(c);
+  free(c->rxbuf);
+  free(c->txbuf);
+  c->rxbuf = c->txbuf = NULL;
+}
+
+int diag_conn_open(struct diag_conn *c) {
+  if (c->nl != NULL)
+    return 0;
+  errno = 0;
+  c->nl = c->io->open(c->io->ctx);
+  if (c->nl == NULL)
+    return errno != 0 ? -errno : -EIO;
+  c->portid = mnl_socket_get_portid(c->nl);
+  return 0;
+}
+
+void diag_conn_close(struct diag_conn *c) {
+  if (c->nl != NULL)
+    c->io->close(c->io->ctx, c->nl);
+  c->nl = NULL;
+}
+
+static int dump_once(struct diag_conn *c, const struct diag_request *req,
+                     diag_socket_fn on_socket, void *data,
+                     struct diag_dump_stats *stats) {
+  struct diag_reply r = {.type = diag_reply_type(req->kind),
+                         .on_socket = on_socket,
+                         .data = data};
+  size_t len;
+  int eintr = 0;
+
+  /* Never 0: libmnl skips the sequence check for 0. */
+  if (++c->seq == 0)
+    c->seq = 1;
+  r.seq = c->seq;
+  r.portid = c->portid;
+  len = diag_build_request(c->txbuf, req, c->seq);
+  if (c->io->send(c->io->ctx, c->nl, c->txbuf, len) < 0)
+    return errno != 0 ? -errno : -EIO;
+  stats->dumps++;
+
+  for (;;) {
+    enum diag_parse_result res;
+    ssize_t n = c->io->recv(c->io->ctx, c->nl, c->rxbuf, DIAG_RECV_BUFFER);
+
+    if (n < 0) {
+      if (errno == EINTR && ++eintr <= DIAG_MAX_EINTR)
+        continue;
+      return errno != 0 ? -errno : -EIO;
+    }
+    if (n == 0)
+      return -ENODATA; /* the dump ended without NLMSG_DONE */
+    stats->recv_calls++;
+    stats->bytes += (uint64_t)n;
+    res = diag_parse_reply(&r, c->rxbuf, (size_t)n);
+    if (res == DIAG_PARSE_ERROR) {
+      stats->sockets += r.sockets;
+      return -r.error;
+    }
+    if (res == DIAG_PARSE_DONE) {
+      stats->sockets += r.sockets;
+      return 0;
+    }
+  }
+}
+
+int diag_dump(struct diag_conn *c, const struct diag_request *req,
+              diag_socket_fn on_socket, void *data,
+              struct diag_dump_stats *stats) {
+  int err = diag_conn_open(c);
+
+  if (err != 0)
+    return err;
+  err = dump_once(c, req, on_socket, data, stats);
+  if (err != 0)
+    diag_conn_close(c);
+  return err;
+}

@@ -1,0 +1,34 @@
+/* Parses one received buffer of an inet_diag dump reply. */
+#ifndef TCPCONNS_DIAG_DIAG_REPLY_H
+#define TCPCONNS_DIAG_DIAG_REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called once per socket in the reply. state is the kernel's number. */
+typedef int (*diag_socket_fn)(void *data, uint16_t sport, uint16_t dport,
+                              uint8_t state);
+
+struct diag_reply {
+  uint32_t seq;    /* sequence number of our request */
+  uint32_t portid; /* our bound port id */
+  uint16_t type;   /* expected nlmsg_type of socket messages */
+  diag_socket_fn on_socket;
+  void *data;
+  uint64_t sockets; /* socket messages seen */
+  int error;        /* positive errno when diag_parse_reply returns < 0 */
+};
+
+enum diag_parse_result {
+  DIAG_PARSE_ERROR = -1, /* r->error says why */
+  DIAG_PARSE_DONE = 0,   /* NLMSG_DONE seen: the dump is complete */
+  DIAG_PARSE_MORE = 1,   /* receive the next buffer */
+};
+
+/* Every message must belong to our request (sequence and port id), be
+ * whole, and be a socket record, NLMSG_DONE or NLMSG_ERROR. The error an
+ * NLMSG_DONE carries (a failed dump) is reported too. */
+enum diag_parse_result diag_parse_reply(struct diag_reply *r, const void *buf,
+                                        size_t len);
+
+#endif
