@@ -133,8 +133,13 @@ static int probe(struct tc_collector *c) {
   static const uint16_t ports[] = {1, 3, 5, 6, 9, 11};
   uint8_t bc[512];
   size_t bclen;
-  int err = 0;
+  int err;
 
+  /* No socket at all (no sock_diag in the kernel, or denied): no form
+   * will do better. */
+  err = diag_conn_open(&c->conn);
+  if (err != 0)
+    goto unavailable;
   for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
     if ((forms[i].flags & BC_NO_EQ) == 0 && !c->allow_eq)
       continue;
@@ -155,7 +160,8 @@ static int probe(struct tc_collector *c) {
     if (!is_unavailable(err))
       return err; /* transient: try again at the next read */
   }
-  if (!c->allow_proc)
+unavailable:
+  if (!is_unavailable(err) || !c->allow_proc)
     return err;
   c->source = TC_SRC_PROC;
   snprintf(c->source_why, sizeof(c->source_why),

@@ -31,10 +31,9 @@ int diag_conn_open(struct diag_conn *c) {
   if (c->nl != NULL)
     return 0;
   errno = 0;
-  c->nl = c->io->open(c->io->ctx);
+  c->nl = c->io->open(c->io->ctx, &c->portid);
   if (c->nl == NULL)
     return errno != 0 ? -errno : -EIO;
-  c->portid = mnl_socket_get_portid(c->nl);
   return 0;
 }
 

@@ -10,7 +10,7 @@
  * reply that never comes. */
 #define DIAG_RECV_TIMEOUT_S 10
 
-static struct mnl_socket *kernel_open(void *ctx) {
+static struct mnl_socket *kernel_open(void *ctx, uint32_t *portid) {
   struct timeval tv = {.tv_sec = DIAG_RECV_TIMEOUT_S};
   struct mnl_socket *nl;
   int saved;
@@ -28,6 +28,7 @@ static struct mnl_socket *kernel_open(void *ctx) {
     errno = saved;
     return NULL;
   }
+  *portid = mnl_socket_get_portid(nl);
   return nl;
 }
 

@@ -5,12 +5,13 @@
 #define TCPCONNS_DIAG_DIAG_IO_H
 
 #include <libmnl/libmnl.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct diag_io {
-  /* Open and bind a NETLINK_SOCK_DIAG socket (close-on-exec). NULL and
-   * errno set on failure. */
-  struct mnl_socket *(*open)(void *ctx);
+  /* Open and bind a NETLINK_SOCK_DIAG socket (close-on-exec) and store
+   * its port id. NULL and errno set on failure. */
+  struct mnl_socket *(*open)(void *ctx, uint32_t *portid);
   ssize_t (*send)(void *ctx, struct mnl_socket *nl, const void *buf,
                   size_t len);
   /* -1 and errno on failure; ENOSPC means the message was truncated. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "dispatch_list.h"
 #include "options.h"
 
 #define PLUGIN_NAME "tcpconns_diag"
@@ -104,9 +105,12 @@ static int tcd_init(void) {
   return 0;
 }
 
-static void submit(const char *plugin_instance, const uint32_t *counts) {
+static void submit(void *ctx, const char *plugin_instance,
+                   const uint32_t *counts) {
   value_list_t vl = VALUE_LIST_INIT;
   value_t value;
+
+  (void)ctx;
 
   vl.values = &value;
   vl.values_len = 1;
@@ -117,27 +121,6 @@ static void submit(const char *plugin_instance, const uint32_t *counts) {
     value.gauge = (gauge_t)counts[state];
     snprintf(vl.type_instance, sizeof(vl.type_instance), "%s", tcs_names[state]);
     plugin_dispatch_values(&vl);
-  }
-}
-
-/* Upstream's order: "all", then ports newest first, -local before -remote. */
-static void submit_all(const struct tc_collector *c) {
-  const struct port_table *pt = &c->pt;
-  char instance[32];
-
-  if (c->all)
-    submit("all", pt->total);
-  for (uint32_t i = 0; i < pt->norder; i++) {
-    const struct pt_slot *s = &pt->slots[pt->order[i]];
-
-    if (pt_send_local(s, c->listening)) {
-      snprintf(instance, sizeof(instance), "%u-local", (unsigned)s->port);
-      submit(instance, s->local);
-    }
-    if (pt_send_remote(s)) {
-      snprintf(instance, sizeof(instance), "%u-remote", (unsigned)s->port);
-      submit(instance, s->remote);
-    }
   }
 }
 
@@ -166,7 +149,7 @@ static int tcd_read(void) {
     INFO(PLUGIN_NAME " plugin: reading works again.");
     last_read_error = 0;
   }
-  submit_all(&collector);
+  tc_for_each_block(&collector, submit, NULL);
   return 0;
 }
 

@@ -1,0 +1,19 @@
+/* The value blocks one read dispatches, in upstream's order: "all" first,
+ * then ports newest first, each port's -local block before its -remote
+ * block. Kept apart from collectd so the order can be tested. */
+#ifndef TCPCONNS_DIAG_DISPATCH_LIST_H
+#define TCPCONNS_DIAG_DISPATCH_LIST_H
+
+#include "collector.h"
+
+#include <stdint.h>
+
+/* Called per block with its plugin instance ("all", "80-local",
+ * "8080-remote") and its counts indexed by state (TCS_MIN..TCS_MAX). */
+typedef void (*tc_block_fn)(void *ctx, const char *plugin_instance,
+                            const uint32_t *counts);
+
+void tc_for_each_block(const struct tc_collector *c, tc_block_fn fn,
+                       void *ctx);
+
+#endif

@@ -1,0 +1,292 @@
+/* Faults injected under the collector through the socket seam, on top of
+ * the real kernel in a private namespace. For each: the read fails (or
+ * carries on where that is the design), no descriptor is left behind,
+ * and the next read gives exact counts again. */
+#include "dispatch_list.h"
+#include "netns.h"
+#include "options.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum fault {
+  F_NONE,
+  F_OPEN,         /* socket() fails with .err */
+  F_SEND,         /* sendmsg fails with .err */
+  F_RECV,         /* recvmsg fails with .err (once) */
+  F_SEQ,          /* a reply with the wrong sequence number */
+  F_PID,          /* a reply from the wrong port id */
+  F_NLMSG_ERROR,  /* the kernel answers NLMSG_ERROR .err */
+  F_DONE_ERROR,   /* NLMSG_DONE carrying -.err */
+  F_EOF,          /* the dump stops: recvmsg returns 0 */
+};
+
+struct faulty_io {
+  enum fault fault;
+  int err;
+  int armed; /* the fault fires this many times, then passes through */
+};
+
+static struct faulty_io fio;
+
+static struct mnl_socket *f_open(void *ctx, uint32_t *portid) {
+  (void)ctx;
+  if (fio.armed && fio.fault == F_OPEN) {
+    fio.armed--;
+    errno = fio.err;
+    return NULL;
+  }
+  return diag_io_kernel.open(NULL, portid);
+}
+
+static ssize_t f_send(void *ctx, struct mnl_socket *nl, const void *b,
+                      size_t n) {
+  (void)ctx;
+  if (fio.armed && fio.fault == F_SEND) {
+    fio.armed--;
+    errno = fio.err;
+    return -1;
+  }
+  return diag_io_kernel.send(NULL, nl, b, n);
+}
+
+/* Replaces the buffer with one control message for our request. */
+static ssize_t forge(void *buf, const struct nlmsghdr *like, uint16_t type,
+                     int value) {
+  struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_seq = like->nlmsg_seq;
+  nlh->nlmsg_pid = like->nlmsg_pid;
+  if (type == NLMSG_ERROR) {
+    struct nlmsgerr *e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+    e->error = value;
+  } else {
+    int *v = mnl_nlmsg_put_extra_header(nlh, sizeof(*v));
+    *v = value;
+  }
+  return (ssize_t)nlh->nlmsg_len;
+}
+
+static ssize_t f_recv(void *ctx, struct mnl_socket *nl, void *buf, size_t n) {
+  ssize_t got;
+  struct nlmsghdr *nlh = buf;
+
+  (void)ctx;
+  if (fio.armed && fio.fault == F_RECV) {
+    fio.armed--;
+    errno = fio.err;
+    return -1;
+  }
+  got = diag_io_kernel.recv(NULL, nl, buf, n);
+  if (got <= 0 || !fio.armed)
+    return got;
+  fio.armed--;
+  switch (fio.fault) {
+  case F_SEQ:
+    nlh->nlmsg_seq += 1000;
+    return got;
+  case F_PID:
+    nlh->nlmsg_pid += 1;
+    return got;
+  case F_NLMSG_ERROR:
+    return forge(buf, nlh, NLMSG_ERROR, -fio.err);
+  case F_DONE_ERROR:
+    return forge(buf, nlh, NLMSG_DONE, -fio.err);
+  case F_EOF:
+    return 0;
+  default:
+    fio.armed++;
+    return got;
+  }
+}
+
+static void f_close(void *ctx, struct mnl_socket *nl) {
+  (void)ctx;
+  diag_io_kernel.close(NULL, nl);
+}
+
+static const struct diag_io faulty = {
+    .open = f_open, .send = f_send, .recv = f_recv, .close = f_close};
+
+static struct tc_collector c;
+static int fds[8];
+
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+
+  while ((e = readdir(d)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1; /* the directory's own descriptor */
+}
+
+static void warn_ignore(void *ctx, const char *m) {
+  (void)ctx;
+  (void)m;
+}
+
+static void add_block(void *ctx, const char *inst, const uint32_t *counts) {
+  char *s = ctx;
+  size_t used = strlen(s);
+
+  snprintf(s + used, 4096 - used, "%s est=%u lis=%u;", inst,
+           counts[TCS_ESTABLISHED], counts[TCS_LISTEN]);
+}
+
+static int read_text(char *out) {
+  int err = tc_read(&c);
+
+  out[0] = '\0';
+  if (err == 0)
+    tc_for_each_block(&c, add_block, out);
+  return err;
+}
+
+/* Listener on 62100 with two connections; LocalPort 62100 and
+ * AllPortsSummary so both dumps run (listeners and filtered). */
+static void setup(void) {
+  char err[128];
+
+  ck_assert_int_eq(netns_enter_private(), 0);
+  fds[0] = tsock_listen("127.0.0.1", 62100, 0);
+  for (int i = 0; i < 2; i++) {
+    fds[1 + 2 * i] = tsock_connect("127.0.0.1", 62100);
+    fds[2 + 2 * i] = tsock_accept(fds[0]);
+  }
+  ck_assert_int_eq(tc_init(&c, &faulty), 0);
+  ck_assert_int_eq(tc_option_apply(&c, "LocalPort", "62100", warn_ignore,
+                                   NULL, err, sizeof(err)),
+                   0);
+  tc_options_finish(&c);
+  memset(&fio, 0, sizeof(fio));
+}
+
+static void teardown(void) {
+  tc_destroy(&c);
+  for (int i = 0; i < 5; i++)
+    close(fds[i]);
+}
+
+static const char *const expected = "62100-local est=2 lis=1;";
+
+static void check_fault(enum fault f, int err, int read_fails) {
+  char text[4096];
+  int before, ret;
+
+  ck_assert_int_eq(read_text(text), 0);
+  ck_assert_str_eq(text, expected);
+  if (f == F_OPEN)
+    diag_conn_close(&c.conn); /* so the next read opens a socket */
+  before = count_fds();
+  fio = (struct faulty_io){.fault = f, .err = err, .armed = 1};
+  ret = read_text(text);
+  ck_assert_int_eq(fio.armed, 0); /* the fault did fire */
+  if (read_fails) {
+    ck_assert_int_ne(ret, 0);
+    ck_assert_msg(c.error[0] != '\0', "no error message");
+    ck_assert_int_le(count_fds(), before); /* nothing leaked */
+  } else {
+    ck_assert_int_eq(ret, 0);
+    ck_assert_str_eq(text, expected);
+  }
+  ck_assert_int_eq(read_text(text), 0);
+  ck_assert_str_eq(text, expected);
+  ck_assert_int_eq(c.source, TC_SRC_LEGACY);
+  ck_assert_int_le(count_fds(), before + (f == F_OPEN ? 1 : 0));
+}
+
+START_TEST(socket_eperm) { check_fault(F_OPEN, EPERM, 1); }
+END_TEST
+START_TEST(socket_eafnosupport) { check_fault(F_OPEN, EAFNOSUPPORT, 1); }
+END_TEST
+START_TEST(sendmsg_fails) { check_fault(F_SEND, ENOBUFS, 1); }
+END_TEST
+START_TEST(recv_eintr_retried) { check_fault(F_RECV, EINTR, 0); }
+END_TEST
+START_TEST(recv_eagain) { check_fault(F_RECV, EAGAIN, 1); }
+END_TEST
+START_TEST(recv_enobufs) { check_fault(F_RECV, ENOBUFS, 1); }
+END_TEST
+START_TEST(recv_truncated) { check_fault(F_RECV, ENOSPC, 1); }
+END_TEST
+START_TEST(wrong_sequence) { check_fault(F_SEQ, 0, 1); }
+END_TEST
+START_TEST(wrong_port_id) { check_fault(F_PID, 0, 1); }
+END_TEST
+START_TEST(nlmsg_error_einval) { check_fault(F_NLMSG_ERROR, EINVAL, 1); }
+END_TEST
+START_TEST(nlmsg_error_eperm) { check_fault(F_NLMSG_ERROR, EPERM, 1); }
+END_TEST
+START_TEST(done_with_error) { check_fault(F_DONE_ERROR, EINTR, 1); }
+END_TEST
+START_TEST(dump_without_done) { check_fault(F_EOF, 0, 1); }
+END_TEST
+
+START_TEST(unavailable_at_start_falls_back_to_proc) {
+  char text[4096];
+
+  /* No sock_diag from the first read on: /proc, in that same read. */
+  fio = (struct faulty_io){.fault = F_OPEN, .err = EAFNOSUPPORT, .armed = 1};
+  ck_assert_int_eq(read_text(text), 0);
+  ck_assert_int_eq(fio.armed, 0);
+  ck_assert_int_eq(c.source, TC_SRC_PROC);
+  ck_assert_str_eq(text, expected);
+  ck_assert_ptr_nonnull(strstr(c.source_why, "Address family"));
+}
+END_TEST
+
+START_TEST(transient_failure_at_start_retries_netlink) {
+  char text[4096];
+
+  fio = (struct faulty_io){.fault = F_RECV, .err = ENOBUFS, .armed = 1};
+  ck_assert_int_ne(read_text(text), 0);
+  ck_assert_int_eq(c.source, TC_SRC_UNKNOWN);
+  ck_assert_int_eq(read_text(text), 0);
+  ck_assert_int_eq(c.source, TC_SRC_LEGACY);
+  ck_assert_str_eq(text, expected);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("faults");
+  TCase *tc = tcase_create("faults");
+  SRunner *sr;
+  int failed;
+
+  if (geteuid() != 0) {
+    fprintf(stderr, "check_faults: needs root for network namespaces\n");
+    return 77;
+  }
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, socket_eperm);
+  tcase_add_test(tc, socket_eafnosupport);
+  tcase_add_test(tc, sendmsg_fails);
+  tcase_add_test(tc, recv_eintr_retried);
+  tcase_add_test(tc, recv_eagain);
+  tcase_add_test(tc, recv_enobufs);
+  tcase_add_test(tc, recv_truncated);
+  tcase_add_test(tc, wrong_sequence);
+  tcase_add_test(tc, wrong_port_id);
+  tcase_add_test(tc, nlmsg_error_einval);
+  tcase_add_test(tc, nlmsg_error_eperm);
+  tcase_add_test(tc, done_with_error);
+  tcase_add_test(tc, dump_without_done);
+  tcase_add_test(tc, unavailable_at_start_falls_back_to_proc);
+  tcase_add_test(tc, transient_failure_at_start_retries_netlink);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_set_fork_status(sr, CK_FORK);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

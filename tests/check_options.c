@@ -1,0 +1,204 @@
+/* Option parsing: upstream tcpconns' meaning, plus warnings and errors that
+ * name the option and the value. */
+#include "options.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct tc_collector c;
+static char warned[512];
+static int nwarn;
+static char err[512];
+
+static void record_warning(void *ctx, const char *msg) {
+  (void)ctx;
+  snprintf(warned, sizeof(warned), "%s", msg);
+  nwarn++;
+}
+
+static int apply(const char *key, const char *value) {
+  err[0] = '\0';
+  return tc_option_apply(&c, key, value, record_warning, NULL, err,
+                         sizeof(err));
+}
+
+static void setup(void) {
+  ck_assert_int_eq(tc_init(&c, &diag_io_kernel), 0);
+  nwarn = 0;
+  warned[0] = '\0';
+}
+
+static void teardown(void) {
+  tc_destroy(&c);
+}
+
+static const struct pt_slot *slot(uint16_t port) {
+  uint16_t s = c.pt.slot_of[port];
+  return s ? &c.pt.slots[s - 1] : NULL;
+}
+
+START_TEST(booleans_true_yes_on_any_case) {
+  const char *yes[] = {"true", "TRUE", "yes", "On"};
+  for (size_t i = 0; i < 4; i++) {
+    c.listening = false;
+    ck_assert_int_eq(apply("ListeningPorts", yes[i]), 0);
+    ck_assert(c.listening);
+  }
+  ck_assert_int_eq(apply("allportssummary", "true"), 0);
+  ck_assert(c.all);
+  ck_assert_int_eq(apply("AllPortsSummary", "off"), 0);
+  ck_assert(!c.all);
+  ck_assert_int_eq(nwarn, 0);
+}
+END_TEST
+
+START_TEST(boolean_one_is_false_with_warning) {
+  /* collectd renders a bare 1 as "1.000000"; upstream's IS_TRUE says false */
+  c.listening = true;
+  ck_assert_int_eq(apply("ListeningPorts", "1.000000"), 0);
+  ck_assert(!c.listening);
+  ck_assert_int_eq(nwarn, 1);
+  ck_assert_ptr_nonnull(strstr(warned, "ListeningPorts"));
+  ck_assert_ptr_nonnull(strstr(warned, "\"1.000000\""));
+  ck_assert_int_eq(apply("AllPortsSummary", "bogus"), 0);
+  ck_assert(!c.all);
+  ck_assert_int_eq(nwarn, 2);
+  ck_assert_ptr_nonnull(strstr(warned, "AllPortsSummary \"bogus\""));
+}
+END_TEST
+
+START_TEST(ports_plain_and_numbers) {
+  ck_assert_int_eq(apply("LocalPort", "443"), 0);
+  ck_assert_int_eq(apply("remoteport", "8080.000000"), 0);
+  ck_assert_int_eq(apply("LocalPort", "65535"), 0);
+  ck_assert_int_eq(apply("RemotePort", "1"), 0);
+  ck_assert_int_eq(nwarn, 0);
+  ck_assert_ptr_nonnull(slot(443));
+  ck_assert_uint_eq(slot(443)->flags, PT_LOCAL);
+  ck_assert_uint_eq(slot(8080)->flags, PT_REMOTE);
+  ck_assert_uint_eq(slot(65535)->flags, PT_LOCAL);
+  ck_assert_uint_eq(slot(1)->flags, PT_REMOTE);
+}
+END_TEST
+
+START_TEST(port_local_and_remote_share_a_slot) {
+  ck_assert_int_eq(apply("LocalPort", "25"), 0);
+  ck_assert_int_eq(apply("RemotePort", "25"), 0);
+  ck_assert_int_eq(apply("LocalPort", "25"), 0);
+  ck_assert_uint_eq(slot(25)->flags, PT_LOCAL | PT_REMOTE);
+  ck_assert_uint_eq(c.pt.norder, 1);
+}
+END_TEST
+
+START_TEST(port_guesses_kept_with_warning) {
+  const char *guesses[] = {"80abc", "80.900000", "80 81", " 80"};
+  for (size_t i = 0; i < 4; i++) {
+    nwarn = 0;
+    ck_assert_int_eq(apply("LocalPort", guesses[i]), 0);
+    ck_assert_int_eq(nwarn, 1);
+    ck_assert_ptr_nonnull(strstr(warned, "LocalPort"));
+    ck_assert_ptr_nonnull(strstr(warned, guesses[i]));
+    ck_assert_ptr_nonnull(strstr(warned, "as 80"));
+  }
+  ck_assert_ptr_nonnull(slot(80));
+  ck_assert_ptr_null(slot(81));
+}
+END_TEST
+
+START_TEST(bad_ports_fail_naming_option_and_value) {
+  const char *bad[] = {"0", "65536", "-1", "http", "", "-5", "99999999999999"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ck_assert_int_eq(apply("RemotePort", bad[i]), -1);
+    ck_assert_ptr_nonnull(strstr(err, "RemotePort"));
+    ck_assert_msg(strstr(err, bad[i]) != NULL, "%s lacks %s", err, bad[i]);
+  }
+  ck_assert_uint_eq(c.pt.norder, 0);
+}
+END_TEST
+
+START_TEST(empty_values_fail) {
+  ck_assert_int_eq(apply("ListeningPorts", ""), -1);
+  ck_assert_ptr_nonnull(strstr(err, "ListeningPorts"));
+  ck_assert_int_eq(apply("AllPortsSummary", NULL), -1);
+}
+END_TEST
+
+START_TEST(unknown_option_fails) {
+  ck_assert_int_eq(apply("LocalPorts", "80"), -1);
+  ck_assert_ptr_nonnull(strstr(err, "LocalPorts"));
+  ck_assert_ptr_nonnull(strstr(err, "unknown option"));
+  ck_assert_int_eq(apply("Interval", "10"), -1);
+}
+END_TEST
+
+START_TEST(default_reports_listening_ports) {
+  tc_options_finish(&c);
+  ck_assert(c.listening);
+  ck_assert(!c.all);
+}
+END_TEST
+
+START_TEST(listening_false_alone_is_overridden) {
+  ck_assert_int_eq(apply("ListeningPorts", "false"), 0);
+  tc_options_finish(&c);
+  ck_assert(c.listening);
+}
+END_TEST
+
+START_TEST(all_ports_summary_disables_listening_default) {
+  ck_assert_int_eq(apply("AllPortsSummary", "true"), 0);
+  tc_options_finish(&c);
+  ck_assert(!c.listening);
+  ck_assert(c.all);
+}
+END_TEST
+
+START_TEST(a_port_disables_listening_default) {
+  ck_assert_int_eq(apply("RemotePort", "8080"), 0);
+  tc_options_finish(&c);
+  ck_assert(!c.listening);
+}
+END_TEST
+
+START_TEST(explicit_listening_with_ports_stays) {
+  ck_assert_int_eq(apply("LocalPort", "80"), 0);
+  ck_assert_int_eq(apply("ListeningPorts", "yes"), 0);
+  ck_assert_int_eq(apply("AllPortsSummary", "true"), 0);
+  tc_options_finish(&c);
+  ck_assert(c.listening);
+  ck_assert(c.all);
+}
+END_TEST
+
+static Suite *options_suite(void) {
+  Suite *s = suite_create("options");
+  TCase *tc = tcase_create("options");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, booleans_true_yes_on_any_case);
+  tcase_add_test(tc, boolean_one_is_false_with_warning);
+  tcase_add_test(tc, ports_plain_and_numbers);
+  tcase_add_test(tc, port_local_and_remote_share_a_slot);
+  tcase_add_test(tc, port_guesses_kept_with_warning);
+  tcase_add_test(tc, bad_ports_fail_naming_option_and_value);
+  tcase_add_test(tc, empty_values_fail);
+  tcase_add_test(tc, unknown_option_fails);
+  tcase_add_test(tc, default_reports_listening_ports);
+  tcase_add_test(tc, listening_false_alone_is_overridden);
+  tcase_add_test(tc, all_ports_summary_disables_listening_default);
+  tcase_add_test(tc, a_port_disables_listening_default);
+  tcase_add_test(tc, explicit_listening_with_ports_stays);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(options_suite());
+  int failed;
+
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

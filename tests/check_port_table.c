@@ -1,0 +1,216 @@
+/* Flat tables: counting, upstream's entry lifecycle, the filter's port
+ * lists and the dispatch list. */
+#include "dispatch_list.h"
+#include "port_table.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct tc_collector c;
+
+static void setup(void) {
+  ck_assert_int_eq(tc_init(&c, &diag_io_kernel), 0);
+}
+
+static void teardown(void) {
+  tc_destroy(&c);
+}
+
+/* Records the dispatch list as "instance:ESTABLISHED/LISTEN,..." */
+struct blocks {
+  char text[4096];
+  int n;
+};
+
+static void record_block(void *ctx, const char *instance,
+                         const uint32_t *counts) {
+  struct blocks *b = ctx;
+  size_t used = strlen(b->text);
+
+  snprintf(b->text + used, sizeof(b->text) - used, "%s%s:%u/%u",
+           b->n ? " " : "", instance, counts[TCS_ESTABLISHED],
+           counts[TCS_LISTEN]);
+  b->n++;
+}
+
+static const char *blocks_of(void) {
+  static struct blocks b;
+  memset(&b, 0, sizeof(b));
+  tc_for_each_block(&c, record_block, &b);
+  return b.text;
+}
+
+/* One simulated read: listeners, then connections (sport, dport, state). */
+static void read_sockets(const uint16_t (*socks)[3], size_t n) {
+  pt_begin_read(&c.pt);
+  for (size_t i = 0; i < n; i++)
+    if (socks[i][2] == TCS_LISTEN) {
+      if (c.listening)
+        ck_assert_int_eq(pt_mark_listening(&c.pt, socks[i][0]), 0);
+      pt_count(&c.pt, socks[i][0], socks[i][1], TCS_LISTEN);
+    }
+  pt_end_discovery(&c.pt);
+  for (size_t i = 0; i < n; i++)
+    if (socks[i][2] != TCS_LISTEN)
+      pt_count(&c.pt, socks[i][0], socks[i][1], (uint8_t)socks[i][2]);
+}
+
+START_TEST(counts_local_remote_and_total) {
+  static const uint16_t socks[][3] = {
+      {80, 0, TCS_LISTEN},         {80, 0, TCS_LISTEN}, /* v4 + v6 */
+      {80, 40000, TCS_ESTABLISHED}, {80, 40001, TCS_ESTABLISHED},
+      {40002, 80, TCS_ESTABLISHED}, {8080, 8080, TCS_ESTABLISHED},
+      {22, 50000, 6 /* TIME_WAIT */},
+  };
+  ck_assert_int_eq(pt_configure(&c.pt, 80, PT_LOCAL), 0);
+  ck_assert_int_eq(pt_configure(&c.pt, 80, PT_REMOTE), 0);
+  ck_assert_int_eq(pt_configure(&c.pt, 8080, PT_LOCAL), 0);
+  ck_assert_int_eq(pt_configure(&c.pt, 8080, PT_REMOTE), 0);
+  c.all = true;
+  read_sockets(socks, sizeof(socks) / sizeof(socks[0]));
+
+  ck_assert_uint_eq(c.pt.total[TCS_LISTEN], 2);
+  ck_assert_uint_eq(c.pt.total[TCS_ESTABLISHED], 4);
+  ck_assert_uint_eq(c.pt.total[6], 1);
+  /* newest first: 8080 was configured last */
+  ck_assert_str_eq(blocks_of(), "all:4/2 8080-local:1/0 8080-remote:1/0 "
+                                "80-local:2/2 80-remote:1/0");
+}
+END_TEST
+
+START_TEST(auto_listening_port_lifecycle) {
+  static const uint16_t with_listener[][3] = {
+      {9000, 0, TCS_LISTEN}, {9000, 1234, TCS_ESTABLISHED}};
+  static const uint16_t without[][3] = {{9000, 1234, TCS_ESTABLISHED}};
+  static const uint16_t other[][3] = {{7000, 0, TCS_LISTEN},
+                                      {9000, 0, TCS_LISTEN}};
+
+  c.listening = true;
+  read_sockets(with_listener, 2);
+  ck_assert_str_eq(blocks_of(), "9000-local:1/1");
+  ck_assert(c.pt.filter_dirty);
+  c.pt.filter_dirty = false;
+
+  /* Not listening any more: not dispatched, no zeros. */
+  read_sockets(without, 1);
+  ck_assert_str_eq(blocks_of(), "");
+  ck_assert(c.pt.filter_dirty);
+  ck_assert_uint_ne(c.pt.slot_of[9000], 0); /* kept one more read */
+
+  /* Freed at the next reset; listening again makes it the newest. */
+  read_sockets(without, 0);
+  ck_assert_uint_eq(c.pt.slot_of[9000], 0);
+  read_sockets(other, 2);
+  ck_assert_str_eq(blocks_of(), "9000-local:0/1 7000-local:0/1");
+}
+END_TEST
+
+START_TEST(listening_port_keeps_position_while_listening) {
+  static const uint16_t a[][3] = {{100, 0, TCS_LISTEN}};
+  static const uint16_t ab[][3] = {{200, 0, TCS_LISTEN}, {100, 0, TCS_LISTEN}};
+
+  c.listening = true;
+  read_sockets(a, 1);
+  read_sockets(ab, 2);
+  ck_assert_str_eq(blocks_of(), "200-local:0/1 100-local:0/1");
+  c.pt.filter_dirty = false;
+  read_sockets(ab, 2);
+  ck_assert(!c.pt.filter_dirty); /* same listening set: no rebuild */
+  ck_assert_str_eq(blocks_of(), "200-local:0/1 100-local:0/1");
+}
+END_TEST
+
+START_TEST(remote_only_port_local_block_needs_listening) {
+  static const uint16_t socks[][3] = {{25, 0, TCS_LISTEN},
+                                      {25, 999, TCS_ESTABLISHED},
+                                      {999, 25, TCS_ESTABLISHED}};
+  ck_assert_int_eq(pt_configure(&c.pt, 25, PT_REMOTE), 0);
+  read_sockets(socks, 3);
+  ck_assert_str_eq(blocks_of(), "25-remote:1/0");
+  c.listening = true;
+  read_sockets(socks, 3);
+  ck_assert_str_eq(blocks_of(), "25-local:1/1 25-remote:1/0");
+}
+END_TEST
+
+START_TEST(configured_port_sent_with_zeros) {
+  ck_assert_int_eq(pt_configure(&c.pt, 4444, PT_LOCAL), 0);
+  read_sockets(NULL, 0);
+  ck_assert_str_eq(blocks_of(), "4444-local:0/0");
+  read_sockets(NULL, 0);
+  ck_assert_str_eq(blocks_of(), "4444-local:0/0");
+}
+END_TEST
+
+START_TEST(filter_port_lists) {
+  static const uint16_t socks[][3] = {{5000, 0, TCS_LISTEN},
+                                      {300, 0, TCS_LISTEN}};
+  uint16_t *buf = malloc(65536 * sizeof(*buf));
+  size_t n;
+
+  ck_assert_ptr_nonnull(buf);
+  ck_assert_int_eq(pt_configure(&c.pt, 443, PT_LOCAL), 0);
+  ck_assert_int_eq(pt_configure(&c.pt, 8080, PT_REMOTE), 0);
+  ck_assert_int_eq(pt_configure(&c.pt, 65535, PT_REMOTE), 0);
+  c.listening = true;
+  read_sockets(socks, 2);
+  n = pt_local_ports(&c.pt, buf);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_uint_eq(buf[0], 300);
+  ck_assert_uint_eq(buf[1], 443);
+  ck_assert_uint_eq(buf[2], 5000);
+  n = pt_remote_ports(&c.pt, buf);
+  ck_assert_uint_eq(n, 2);
+  ck_assert_uint_eq(buf[0], 8080);
+  ck_assert_uint_eq(buf[1], 65535);
+  free(buf);
+}
+END_TEST
+
+START_TEST(every_port_can_have_a_slot) {
+  /* 65535 listening ports: the table grows, the index stays O(1). */
+  c.listening = true;
+  pt_begin_read(&c.pt);
+  for (uint32_t p = 1; p <= 65535; p++)
+    ck_assert_int_eq(pt_mark_listening(&c.pt, (uint16_t)p), 0);
+  for (uint32_t p = 1; p <= 65535; p++)
+    pt_count(&c.pt, (uint16_t)p, 0, TCS_LISTEN);
+  ck_assert_uint_eq(c.pt.norder, 65535);
+  ck_assert_uint_eq(c.pt.total[TCS_LISTEN], 65535);
+  ck_assert_uint_eq(c.pt.slots[c.pt.slot_of[1] - 1].local[TCS_LISTEN], 1);
+  ck_assert_uint_eq(c.pt.slots[c.pt.slot_of[65535] - 1].local[TCS_LISTEN], 1);
+  ck_assert_int_eq(pt_configure(&c.pt, 0, PT_LOCAL), -EINVAL);
+  /* Two reads without listeners free every slot and reuse them later. */
+  pt_begin_read(&c.pt);
+  pt_begin_read(&c.pt);
+  ck_assert_uint_eq(c.pt.norder, 0);
+  pt_begin_read(&c.pt);
+  ck_assert_int_eq(pt_mark_listening(&c.pt, 77), 0);
+  ck_assert_uint_eq(c.pt.norder, 1);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("port_table");
+  TCase *tc = tcase_create("port_table");
+  SRunner *sr;
+  int failed;
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, counts_local_remote_and_total);
+  tcase_add_test(tc, auto_listening_port_lifecycle);
+  tcase_add_test(tc, listening_port_keeps_position_while_listening);
+  tcase_add_test(tc, remote_only_port_local_block_needs_listening);
+  tcase_add_test(tc, configured_port_sent_with_zeros);
+  tcase_add_test(tc, filter_port_lists);
+  tcase_add_test(tc, every_port_can_have_a_slot);
+  tcase_set_timeout(tc, 60);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,20 @@
+/* Private network namespaces and loopback sockets for real-kernel tests. */
+#ifndef TCPCONNS_DIAG_TESTS_NETNS_H
+#define TCPCONNS_DIAG_TESTS_NETNS_H
+
+#include <stdint.h>
+
+/* Moves the calling process into a new, empty network namespace with lo
+ * up. Returns 0, or -errno (EPERM when not root). Nothing leaves it: the
+ * namespace dies with the process, sockets and all. */
+int netns_enter_private(void);
+
+/* A listening socket on addr ("127.0.0.1", "::1", "::") and port.
+ * v6only applies to AF_INET6 sockets. Aborts the test on failure. */
+int tsock_listen(const char *addr, uint16_t port, int v6only);
+/* A connected client socket. */
+int tsock_connect(const char *addr, uint16_t port);
+/* Accepts one pending connection. */
+int tsock_accept(int listener);
+
+#endif
