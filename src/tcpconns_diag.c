@@ -10,7 +10,12 @@
 #include "dispatch_list.h"
 #include "options.h"
 
+/* The name the module registers under: the name of its file, which is what
+ * LoadPlugin and <Plugin> name. Built a second time as tcpconns.so with
+ * --enable-tcpconns-name for a switch without touching collectd.conf. */
+#ifndef PLUGIN_NAME
 #define PLUGIN_NAME "tcpconns_diag"
+#endif
 
 static struct tc_collector collector;
 static bool collector_ready;

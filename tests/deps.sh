@@ -1,0 +1,25 @@
+#!/bin/bash
+# Installs what building, running and testing tcpconns_diag needs on
+# Debian 12 (as root). Safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  build-essential autoconf automake libtool pkg-config clang
+  libmnl-dev check linux-libc-dev
+  collectd-core collectd-dev
+  iproute2 nftables strace valgrind procps python3 libpython3.11
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+    missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# collectd-core's postinst may start the system daemon; the tests run their
+# own instances and do not need it.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl stop collectd >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,30 @@
+#!/bin/bash
+# The whole test suite from a fresh Debian 12 machine (as root): installs
+# the dependencies, builds, and runs `make check` twice: a normal build
+# (unit, real-kernel and real-daemon tests), then an ASan/UBSan build of
+# the unit and real-kernel tests.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+bash tests/deps.sh
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+
+run_build() { # dir, configure args..., -- make args...
+  local dir=$1
+  shift
+  local cfg=()
+  while [ "$1" != "--" ]; do cfg+=("$1"); shift; done
+  shift
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  (cd "$dir" && "$top/configure" -q "${cfg[@]}" &&
+    make -j"$(nproc)" -s &&
+    make -j1 check "$@" || { cat tests/*.log tests/daemon/*.log 2>/dev/null | tail -200; exit 1; })
+}
+
+echo "== build with gcc, full suite"
+run_build "$top/build-check" CC=gcc --
+echo "== build with clang and ASan/UBSan, unit and kernel tests"
+run_build "$top/build-asan" CC=clang --enable-sanitizers -- \
+  TESTS='$(check_PROGRAMS)'
+echo "== all test runs passed"
