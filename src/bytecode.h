@@ -20,8 +20,11 @@ enum bc_flags {
   BC_NO_EQ = 1u << 0,
 };
 
-/* Largest program the request attribute can carry (u16 nla_len). */
-#define BC_MAX_LEN 65532u
+/* Largest program the request attribute can carry: nla_len is a u16 that
+ * includes the 4-byte attribute header, and programs come in 4-byte
+ * steps. One byte more and nla_len wraps: the kernel would then skip the
+ * attribute silently and dump unfiltered. */
+#define BC_MAX_LEN 65528u
 
 /* local and remote: sorted, without duplicates, ports 1..65535.
  * Writes at most cap bytes to out and stores the length in *len.
