@@ -26,5 +26,5 @@ echo "== build with gcc, full suite"
 run_build "$top/build-check" CC=gcc --
 echo "== build with clang and ASan/UBSan, unit and kernel tests"
 run_build "$top/build-asan" CC=clang --enable-sanitizers -- \
-  TESTS='$(check_PROGRAMS)'
+  TESTS='$(UNIT_TESTS)'
 echo "== all test runs passed"

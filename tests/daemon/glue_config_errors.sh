@@ -1,0 +1,42 @@
+#!/bin/bash
+# Bad <Plugin tcpconns_diag> blocks stop collectd's configuration with one
+# error line naming the option and the value, and never crash it; guesses
+# upstream makes silently are kept and logged as warnings.
+. "$(dirname "$0")/glue_lib.sh"
+
+expect_error() { # expected-log-text block-lines...
+  local want=$1 rc
+  shift
+  : >"$WORK/collectd.log"
+  write_conf "$WORK/bad.conf" 10 "$@" </dev/null
+  set +e
+  unshare -n collectd -T -C "$WORK/bad.conf" >"$WORK/out.txt" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || fail "block [$*]: exit $rc, expected 1 (config failure)"
+  grep -qF "$want" "$WORK/collectd.log" ||
+    fail "block [$*]: no log line with: $want"
+  [ ! -d "$WORK/csv" ] || fail "block [$*]: values were dispatched"
+  echo "ok - [$*] fails: $(grep -F "$want" "$WORK/collectd.log" | head -1 | cut -c23-)"
+}
+
+expect_error 'LocalPort "0": invalid port' 'LocalPort "0"'
+expect_error 'LocalPort "65536": invalid port' 'LocalPort "65536"'
+expect_error 'RemotePort "-1": invalid port' 'RemotePort "-1"'
+expect_error 'LocalPort "http": invalid port' 'LocalPort "http"'
+expect_error 'LocalPort "": the option needs a value' 'LocalPort ""'
+expect_error 'ListeningPorts "": the option needs a value' 'ListeningPorts ""'
+expect_error 'unknown option "Port"' 'Port "80"'
+expect_error 'unexpected block <Namespace>' '<Namespace "x">' '  LocalPort "80"' '</Namespace>'
+
+# Upstream's silent guesses: kept, with a warning; the daemon runs.
+: >"$WORK/collectd.log"
+write_conf "$WORK/guess.conf" 10 'ListeningPorts 1' 'LocalPort "80abc"' </dev/null
+unshare -n collectd -T -C "$WORK/guess.conf" >"$WORK/out.txt" 2>&1 ||
+  fail "guessing block did not run"
+grep -qF 'ListeningPorts "1.000000" is not a boolean; reading it as false' "$WORK/collectd.log" ||
+  fail "no warning for ListeningPorts 1"
+grep -qF 'LocalPort "80abc" is not a plain port number; reading it as 80' "$WORK/collectd.log" ||
+  fail "no warning for LocalPort 80abc"
+echo "ok - guesses kept with warnings"
+echo "1 passed, 0 failed"
