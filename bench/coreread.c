@@ -1,0 +1,75 @@
+/* coreread: one read by the tcpconns_diag collector (the plugin's core,
+ * libtcpconns_core), outside collectd: the plugin's read minus collectd's
+ * dispatch of the values. Used by bench/run to tell the collector's cost
+ * from the cost of dispatching many ports.
+ *
+ *   coreread [-r READS] [KEY VALUE]...   e.g. coreread LocalPort 9100
+ *
+ * Options are the plugin's (ListeningPorts, LocalPort, RemotePort,
+ * AllPortsSummary). Prints, for the last of READS reads (default 1; the
+ * first read also probes the kernel):
+ *   cpu_us U sockets S recvmsg M dumps D ports P */
+#define _GNU_SOURCE
+#include "collector.h"
+#include "options.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static void warn(void *ctx, const char *msg) {
+  (void)ctx;
+  fprintf(stderr, "coreread: %s\n", msg);
+}
+
+static double cpu_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+int main(int argc, char **argv) {
+  static struct tc_collector c;
+  char err[512];
+  int reads = 1, i = 1;
+  double c0 = 0, c1 = 0;
+
+  if (argc > 2 && strcmp(argv[1], "-r") == 0) {
+    reads = atoi(argv[2]);
+    i = 3;
+  }
+  if (reads < 1 || (argc - i) % 2 != 0) {
+    fprintf(stderr, "usage: coreread [-r READS] [KEY VALUE]...\n");
+    return 2;
+  }
+  if (tc_init(&c, &diag_io_kernel) != 0) {
+    fprintf(stderr, "coreread: tc_init failed\n");
+    return 1;
+  }
+  for (; i < argc; i += 2) {
+    if (tc_option_apply(&c, argv[i], argv[i + 1], warn, NULL, err,
+                        sizeof(err)) != 0) {
+      fprintf(stderr, "coreread: %s\n", err);
+      return 1;
+    }
+  }
+  tc_options_finish(&c);
+  for (int r = 0; r < reads; r++) {
+    c0 = cpu_us();
+    int e = tc_read(&c);
+    c1 = cpu_us();
+    if (e != 0) {
+      fprintf(stderr, "coreread: %s\n", c.error);
+      return 1;
+    }
+  }
+  printf("cpu_us %.0f sockets %llu recvmsg %llu dumps %llu ports %u\n",
+         c1 - c0, (unsigned long long)c.stats.diag.sockets,
+         (unsigned long long)c.stats.diag.recv_calls,
+         (unsigned long long)c.stats.diag.dumps, (unsigned)c.pt.norder);
+  tc_destroy(&c);
+  return 0;
+}
