@@ -27,6 +27,7 @@ int tc_init(struct tc_collector *c, const struct diag_io *io) {
   memset(c, 0, sizeof(*c));
   c->allow_eq = true;
   c->allow_proc = true;
+  c->report_states = TCS_MASK_ALL;
   pt_init(&c->pt);
   return diag_conn_init(&c->conn, io);
 }

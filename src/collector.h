@@ -29,6 +29,7 @@ struct tc_collector {
   bool all;        /* report the "all" block (AllPortsSummary) */
   bool allow_eq;   /* may use S_EQ/D_EQ (cleared if the kernel refuses) */
   bool allow_proc; /* fall back to /proc if sock_diag is unavailable */
+  uint32_t report_states; /* 1 << state for each state reported (States) */
   enum tc_source source;
   unsigned bc_flags;
   struct diag_conn conn;

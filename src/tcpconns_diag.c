@@ -112,10 +112,9 @@ static int tcd_init(void) {
 
 static void submit(void *ctx, const char *plugin_instance,
                    const uint32_t *counts) {
+  const struct tc_collector *c = ctx;
   value_list_t vl = VALUE_LIST_INIT;
   value_t value;
-
-  (void)ctx;
 
   vl.values = &value;
   vl.values_len = 1;
@@ -123,6 +122,8 @@ static void submit(void *ctx, const char *plugin_instance,
   snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s", plugin_instance);
   snprintf(vl.type, sizeof(vl.type), "tcp_connections");
   for (int state = TCS_MIN; state <= TCS_MAX; state++) {
+    if (!(c->report_states & (1u << state)))
+      continue;
     value.gauge = (gauge_t)counts[state];
     snprintf(vl.type_instance, sizeof(vl.type_instance), "%s", tcs_names[state]);
     plugin_dispatch_values(&vl);
@@ -154,7 +155,7 @@ static int tcd_read(void) {
     INFO(PLUGIN_NAME " plugin: reading works again.");
     last_read_error = 0;
   }
-  tc_for_each_block(&collector, submit, NULL);
+  tc_for_each_block(&collector, submit, &collector);
   return 0;
 }
 
