@@ -83,10 +83,6 @@ static void emit_op(struct bc_asm *a, uint8_t code, bool has_port,
   a->pos += oplen;
 }
 
-struct bc_range {
-  uint16_t lo, hi;
-};
-
 struct bc_dir_ops {
   uint8_t ge, le, eq;
 };
@@ -171,29 +167,41 @@ static void generate(struct bc_asm *a, const struct bc_range *lr, size_t nl,
     emit_tree(a, &dst_ops, rr, nr, flags, reject);
 }
 
-int bc_compile(const uint16_t *local, size_t nlocal, const uint16_t *remote,
-               size_t nremote, unsigned flags, uint8_t *out, size_t cap,
-               size_t *len) {
+static int cmp_range(const void *a, const void *b) {
+  const struct bc_range *x = a, *y = b;
+  return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1)
+                        : (x->hi < y->hi ? -1 : x->hi > y->hi);
+}
+
+/* Sorts and merges overlapping or adjacent ranges in place. */
+static size_t normalize(struct bc_range *r, size_t n) {
+  size_t out = 0;
+
+  qsort(r, n, sizeof(*r), cmp_range);
+  for (size_t i = 0; i < n; i++) {
+    if (out > 0 && (uint32_t)r[i].lo <= (uint32_t)r[out - 1].hi + 1) {
+      if (r[i].hi > r[out - 1].hi)
+        r[out - 1].hi = r[i].hi;
+    } else {
+      r[out++] = r[i];
+    }
+  }
+  return out;
+}
+
+static int compile(struct bc_range *lr, size_t nl, struct bc_range *rr,
+                   size_t nr, unsigned flags, uint8_t *out, size_t cap,
+                   size_t *len) {
   struct bc_asm a = {.out = out, .cap = cap};
-  struct bc_range *lr, *rr;
-  size_t nl, nr;
   int ret = -E2BIG;
 
-  if (nlocal == 0 && nremote == 0)
+  if (nl == 0 && nr == 0)
     return -EINVAL;
-  /* Runs only when the filter changes, so heap scratch is fine. A tree over
-   * n ranges uses fewer than 2n labels. */
-  lr = malloc((nlocal + nremote) * sizeof(*lr));
-  a.max_labels = 2 * (nlocal + nremote) + 2;
+  /* A tree over n ranges uses fewer than 2n labels. */
+  a.max_labels = 2 * (nl + nr) + 2;
   a.label_pos = malloc(a.max_labels * sizeof(*a.label_pos));
-  if (lr == NULL || a.label_pos == NULL) {
-    ret = -ENOMEM;
-    goto out;
-  }
-  rr = lr + nlocal;
-  nl = to_ranges(local, nlocal, lr);
-  nr = to_ranges(remote, nremote, rr);
-
+  if (a.label_pos == NULL)
+    return -ENOMEM;
   generate(&a, lr, nl, rr, nr, flags); /* pass 1: sizes and labels */
   if (a.overflow || a.pos > BC_MAX_LEN || a.pos > cap)
     goto out;
@@ -205,7 +213,50 @@ int bc_compile(const uint16_t *local, size_t nlocal, const uint16_t *remote,
   *len = a.end;
   ret = 0;
 out:
-  free(lr);
   free(a.label_pos);
+  return ret;
+}
+
+int bc_compile_ranges(const struct bc_range *local, size_t nlocal,
+                      const struct bc_range *remote, size_t nremote,
+                      unsigned flags, uint8_t *out, size_t cap, size_t *len) {
+  struct bc_range *r;
+  size_t nl, nr;
+  int ret;
+
+  if (nlocal == 0 && nremote == 0)
+    return -EINVAL;
+  r = malloc((nlocal + nremote) * sizeof(*r));
+  if (r == NULL)
+    return -ENOMEM;
+  if (nlocal)
+    memcpy(r, local, nlocal * sizeof(*r));
+  if (nremote)
+    memcpy(r + nlocal, remote, nremote * sizeof(*r));
+  nl = normalize(r, nlocal);
+  memmove(r + nl, r + nlocal, nremote * sizeof(*r));
+  nr = normalize(r + nl, nremote);
+  ret = compile(r, nl, r + nl, nr, flags, out, cap, len);
+  free(r);
+  return ret;
+}
+
+int bc_compile(const uint16_t *local, size_t nlocal, const uint16_t *remote,
+               size_t nremote, unsigned flags, uint8_t *out, size_t cap,
+               size_t *len) {
+  struct bc_range *lr;
+  size_t nl, nr;
+  int ret;
+
+  if (nlocal == 0 && nremote == 0)
+    return -EINVAL;
+  /* Runs only when the filter changes, so heap scratch is fine. */
+  lr = malloc((nlocal + nremote) * sizeof(*lr));
+  if (lr == NULL)
+    return -ENOMEM;
+  nl = to_ranges(local, nlocal, lr);
+  nr = to_ranges(remote, nremote, lr + nl);
+  ret = compile(lr, nl, lr + nl, nr, flags, out, cap, len);
+  free(lr);
   return ret;
 }

@@ -67,27 +67,42 @@ static int count_listener(void *data, uint16_t sport, uint16_t dport,
   return count_socket(data, sport, dport, state);
 }
 
+static void add_queue(void *data, uint16_t sport, uint32_t rqueue,
+                      uint32_t wqueue) {
+  struct tc_collector *c = data;
+  uint16_t s = c->pt.slot_of[sport];
+
+  if (s != 0) {
+    c->pt.slots[s - 1].accept_queue += rqueue;
+    c->pt.slots[s - 1].backlog += wqueue;
+  }
+}
+
 /* --- dumps ----------------------------------------------------------- */
 
 static int run_dump(struct tc_collector *c, enum tc_source src,
                     uint32_t states, const uint8_t *bc, size_t bclen,
                     diag_socket_fn fn) {
+  diag_queue_fn qfn = NULL;
   struct diag_request req = {.states = states,
                              .bytecode = bc,
                              .bytecode_len = bclen};
   int err;
 
+  /* Accept queues ride on the listener dump at no extra request. */
+  if (c->report_accept_queue && fn == count_listener)
+    qfn = add_queue;
   if (src == TC_SRC_LEGACY) {
     req.kind = DIAG_REQ_LEGACY;
-    return diag_dump(&c->conn, &req, fn, c, &c->stats.diag);
+    return diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
   }
   req.kind = DIAG_REQ_V2;
   req.family = AF_INET;
-  err = diag_dump(&c->conn, &req, fn, c, &c->stats.diag);
+  err = diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
   if (err != 0)
     return err;
   req.family = AF_INET6;
-  return diag_dump(&c->conn, &req, fn, c, &c->stats.diag);
+  return diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
 }
 
 static int ignore_socket(void *data, uint16_t sport, uint16_t dport,
@@ -172,24 +187,48 @@ unavailable:
 
 /* Rebuilds the connection filter from the ports to keep. Runs after
  * configuration and whenever the set of listening ports changes. */
+/* The configured ranges of one direction, appended to out. */
+static size_t add_ranges(const struct port_table *pt, unsigned flag,
+                         struct bc_range *out) {
+  size_t n = 0;
+
+  for (uint32_t i = 0; i < pt->nranges; i++)
+    if (pt->ranges[i].flags == flag)
+      out[n++] = (struct bc_range){pt->ranges[i].lo, pt->ranges[i].hi};
+  return n;
+}
+
+static size_t ports_to_ranges(const uint16_t *ports, size_t n,
+                              struct bc_range *out) {
+  for (size_t i = 0; i < n; i++)
+    out[i] = (struct bc_range){ports[i], ports[i]};
+  return n;
+}
+
 static int build_filter(struct tc_collector *c) {
-  uint16_t *local = NULL, *remote = NULL;
+  enum { MAXR = 65536 + PT_MAX_RANGES };
+  uint16_t *ports = NULL;
+  struct bc_range *local = NULL, *remote = NULL;
   size_t nl, nr, len = 0;
   uint8_t *bc = NULL;
   int err = -ENOMEM;
 
-  local = malloc(2 * 65536 * sizeof(*local));
+  ports = malloc(65536 * sizeof(*ports));
+  local = malloc(2 * MAXR * sizeof(*local));
   bc = malloc(BC_MAX_LEN);
-  if (local == NULL || bc == NULL)
+  if (ports == NULL || local == NULL || bc == NULL)
     goto out;
-  remote = local + 65536;
-  nl = pt_local_ports(&c->pt, local);
-  nr = pt_remote_ports(&c->pt, remote);
+  remote = local + MAXR;
+  nl = ports_to_ranges(ports, pt_local_ports(&c->pt, ports), local);
+  nl += add_ranges(&c->pt, PT_LOCAL, local + nl);
+  nr = ports_to_ranges(ports, pt_remote_ports(&c->pt, ports), remote);
+  nr += add_ranges(&c->pt, PT_REMOTE, remote + nr);
   free(c->bytecode);
   c->bytecode = NULL;
   c->bytecode_len = 0;
   c->filter_unbounded = false;
-  err = bc_compile(local, nl, remote, nr, c->bc_flags, bc, BC_MAX_LEN, &len);
+  err = bc_compile_ranges(local, nl, remote, nr, c->bc_flags, bc, BC_MAX_LEN,
+                          &len);
   if (err == -EINVAL) {
     err = 0; /* no port to keep: no connection dump at all */
   } else if (err == -E2BIG) {
@@ -211,24 +250,32 @@ static int build_filter(struct tc_collector *c) {
     c->pt.filter_dirty = false;
   }
 out:
+  free(ports);
   free(local);
   free(bc);
   return err;
 }
 
 static int read_netlink(struct tc_collector *c) {
+  uint32_t conn_states = c->report_states & TCS_MASK_NOT_LISTEN;
   int err;
 
   /* Listeners first, in a LISTEN-only dump: the kernel walks only the
    * listening hash. This finds the ports to report before the connection
-   * dump, so the filter can be built for them. */
-  err = run_dump(c, c->source, TCS_MASK_LISTEN, NULL, 0, count_listener);
-  if (err != 0)
-    return err;
+   * dump, so the filter can be built for them. Skipped only when neither
+   * discovery nor a LISTEN count is wanted. */
+  if (c->listening || (c->report_states & TCS_MASK_LISTEN) ||
+      c->report_accept_queue) {
+    err = run_dump(c, c->source, TCS_MASK_LISTEN, NULL, 0, count_listener);
+    if (err != 0)
+      return err;
+  }
   pt_end_discovery(&c->pt);
+  if (conn_states == 0)
+    return 0; /* States asked for LISTEN only */
 
   if (c->all)
-    return run_dump(c, c->source, TCS_MASK_NOT_LISTEN, NULL, 0, count_socket);
+    return run_dump(c, c->source, conn_states, NULL, 0, count_socket);
 
   if (!c->filter_built || c->pt.filter_dirty) {
     err = build_filter(c);
@@ -236,11 +283,11 @@ static int read_netlink(struct tc_collector *c) {
       return err;
   }
   if (c->filter_unbounded)
-    return run_dump(c, c->source, TCS_MASK_NOT_LISTEN, NULL, 0, count_socket);
+    return run_dump(c, c->source, conn_states, NULL, 0, count_socket);
   if (c->bytecode == NULL)
     return 0;
-  return run_dump(c, c->source, TCS_MASK_NOT_LISTEN, c->bytecode,
-                  c->bytecode_len, count_socket);
+  return run_dump(c, c->source, conn_states, c->bytecode, c->bytecode_len,
+                  count_socket);
 }
 
 static int read_proc(struct tc_collector *c) {
@@ -270,6 +317,14 @@ int tc_read(struct tc_collector *c) {
 
   memset(&c->stats, 0, sizeof(c->stats));
   c->error[0] = '\0';
+  if (c->pt.ranges_dirty) {
+    err = pt_finish_ranges(&c->pt);
+    if (err != 0) {
+      snprintf(c->error, sizeof(c->error), "indexing port ranges: %s",
+               strerror(-err));
+      return err;
+    }
+  }
   pt_begin_read(&c->pt);
 
   if (c->source == TC_SRC_UNKNOWN) {

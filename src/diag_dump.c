@@ -44,10 +44,11 @@ void diag_conn_close(struct diag_conn *c) {
 }
 
 static int dump_once(struct diag_conn *c, const struct diag_request *req,
-                     diag_socket_fn on_socket, void *data,
-                     struct diag_dump_stats *stats) {
+                     diag_socket_fn on_socket, diag_queue_fn on_queue,
+                     void *data, struct diag_dump_stats *stats) {
   struct diag_reply r = {.type = diag_reply_type(req->kind),
                          .on_socket = on_socket,
+                         .on_queue = on_queue,
                          .data = data};
   size_t len;
   int eintr = 0;
@@ -90,11 +91,17 @@ static int dump_once(struct diag_conn *c, const struct diag_request *req,
 int diag_dump(struct diag_conn *c, const struct diag_request *req,
               diag_socket_fn on_socket, void *data,
               struct diag_dump_stats *stats) {
+  return diag_dump_queues(c, req, on_socket, NULL, data, stats);
+}
+
+int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
+                     diag_socket_fn on_socket, diag_queue_fn on_queue,
+                     void *data, struct diag_dump_stats *stats) {
   int err = diag_conn_open(c);
 
   if (err != 0)
     return err;
-  err = dump_once(c, req, on_socket, data, stats);
+  err = dump_once(c, req, on_socket, on_queue, data, stats);
   if (err != 0)
     diag_conn_close(c);
   return err;

@@ -42,4 +42,9 @@ int diag_dump(struct diag_conn *c, const struct diag_request *req,
               diag_socket_fn on_socket, void *data,
               struct diag_dump_stats *stats);
 
+/* The same, also calling on_queue for each listener's accept queue. */
+int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
+                     diag_socket_fn on_socket, diag_queue_fn on_queue,
+                     void *data, struct diag_dump_stats *stats);
+
 #endif

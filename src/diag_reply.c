@@ -28,6 +28,10 @@ static int on_data(const struct nlmsghdr *nlh, void *data) {
     errno = err;
     return MNL_CB_ERROR;
   }
+  /* After on_socket, which may have created the listener's port slot. */
+  if (r->on_queue != NULL && m->idiag_state == 10 /* LISTEN */)
+    r->on_queue(r->data, ntohs(m->id.idiag_sport), m->idiag_rqueue,
+                m->idiag_wqueue);
   return MNL_CB_OK;
 }
 

@@ -9,11 +9,17 @@
 typedef int (*diag_socket_fn)(void *data, uint16_t sport, uint16_t dport,
                               uint8_t state);
 
+/* Called for each listening socket with its accept queue: the number of
+ * connections waiting for accept() and the backlog limit. */
+typedef void (*diag_queue_fn)(void *data, uint16_t sport, uint32_t rqueue,
+                              uint32_t wqueue);
+
 struct diag_reply {
   uint32_t seq;    /* sequence number of our request */
   uint32_t portid; /* our bound port id */
   uint16_t type;   /* expected nlmsg_type of socket messages */
   diag_socket_fn on_socket;
+  diag_queue_fn on_queue; /* optional */
   void *data;
   uint64_t sockets; /* socket messages seen */
   int error;        /* positive errno when diag_parse_reply returns < 0 */

@@ -86,12 +86,104 @@ static int parse_port(const char *key, const char *value, uint16_t *port,
   return 0;
 }
 
+/* "8000-8099": a range (issue: counted under one instance). 1 if value
+ * has that shape, with *lo and *hi set; 0 otherwise. */
+static int looks_like_range(const char *value, long *lo, long *hi) {
+  const char *p = value;
+  char *end;
+
+  while (isspace((unsigned char)*p))
+    p++;
+  if (!isdigit((unsigned char)*p))
+    return 0;
+  *lo = strtol(p, &end, 10);
+  p = end;
+  while (isspace((unsigned char)*p))
+    p++;
+  if (*p != '-')
+    return 0;
+  p++;
+  while (isspace((unsigned char)*p))
+    p++;
+  if (!isdigit((unsigned char)*p))
+    return 0;
+  *hi = strtol(p, &end, 10);
+  p = end;
+  while (isspace((unsigned char)*p))
+    p++;
+  return *p == '\0';
+}
+
+static int apply_port(struct tc_collector *c, const char *name, bool local,
+                      const char *value, tc_warn_fn warn, void *warn_ctx,
+                      char *err, size_t errlen) {
+  unsigned flag = local ? PT_LOCAL : PT_REMOTE;
+  uint16_t port;
+  long lo, hi;
+  int ret;
+
+  if (looks_like_range(value, &lo, &hi)) {
+    if (lo < 1 || hi > 65535 || lo > hi) {
+      snprintf(err, errlen,
+               "%s \"%s\": invalid port range, expected LOW-HIGH within 1 "
+               "to 65535 with LOW <= HIGH",
+               name, value);
+      return -1;
+    }
+    ret = lo == hi ? pt_configure(&c->pt, (uint16_t)lo, flag)
+                   : pt_configure_range(&c->pt, (uint16_t)lo, (uint16_t)hi,
+                                        flag);
+  } else {
+    if (parse_port(name, value, &port, warn, warn_ctx, err, errlen) != 0)
+      return -1;
+    ret = pt_configure(&c->pt, port, flag);
+  }
+  if (ret != 0) {
+    snprintf(err, errlen, "%s \"%s\": %s", name, value,
+             ret == -ENOSPC ? "too many port ranges" : strerror(-ret));
+    return -1;
+  }
+  return 0;
+}
+
+/* "ESTABLISHED TIME_WAIT": the states to ask for and report. */
+static int apply_states(struct tc_collector *c, const char *value, char *err,
+                        size_t errlen) {
+  char buf[1024], *save = NULL, *name;
+  uint32_t mask = 0;
+
+  snprintf(buf, sizeof(buf), "%s", value);
+  for (name = strtok_r(buf, " \t", &save); name != NULL;
+       name = strtok_r(NULL, " \t", &save)) {
+    int st;
+
+    for (st = TCS_MIN; st <= TCS_MAX; st++)
+      if (strcasecmp(name, tcs_names[st]) == 0)
+        break;
+    if (st > TCS_MAX) {
+      size_t used = (size_t)snprintf(
+          err, errlen, "States \"%s\": unknown state \"%s\"; valid: ",
+          value, name);
+      for (st = TCS_MIN; st <= TCS_MAX && used < errlen; st++)
+        used += (size_t)snprintf(err + used, errlen - used, "%s%s",
+                                 tcs_names[st], st < TCS_MAX ? " " : "");
+      return -1;
+    }
+    mask |= 1u << st;
+  }
+  if (mask == 0) {
+    snprintf(err, errlen, "States \"%s\": no state given", value);
+    return -1;
+  }
+  /* The first States line replaces the default (all); later ones add. */
+  c->report_states = c->states_given ? c->report_states | mask : mask;
+  c->states_given = true;
+  return 0;
+}
+
 int tc_option_apply(struct tc_collector *c, const char *key,
                     const char *value, tc_warn_fn warn, void *warn_ctx,
                     char *err, size_t errlen) {
-  uint16_t port;
-  int ret;
-
   if (value == NULL || value[0] == '\0') {
     snprintf(err, errlen, "%s \"\": the option needs a value",
              key ? key : "(null)");
@@ -101,27 +193,25 @@ int tc_option_apply(struct tc_collector *c, const char *key,
     return parse_bool("ListeningPorts", value, &c->listening, warn, warn_ctx);
   if (strcasecmp(key, "AllPortsSummary") == 0)
     return parse_bool("AllPortsSummary", value, &c->all, warn, warn_ctx);
-  if (strcasecmp(key, "LocalPort") == 0 || strcasecmp(key, "RemotePort") == 0) {
-    bool local = strcasecmp(key, "LocalPort") == 0;
-    const char *name = local ? "LocalPort" : "RemotePort";
-
-    if (parse_port(name, value, &port, warn, warn_ctx, err, errlen) != 0)
-      return -1;
-    ret = pt_configure(&c->pt, port, local ? PT_LOCAL : PT_REMOTE);
-    if (ret != 0) {
-      snprintf(err, errlen, "%s \"%s\": %s", name, value, strerror(-ret));
-      return -1;
-    }
-    return 0;
-  }
+  if (strcasecmp(key, "LocalPort") == 0)
+    return apply_port(c, "LocalPort", true, value, warn, warn_ctx, err,
+                      errlen);
+  if (strcasecmp(key, "RemotePort") == 0)
+    return apply_port(c, "RemotePort", false, value, warn, warn_ctx, err,
+                      errlen);
+  if (strcasecmp(key, "ReportAcceptQueue") == 0)
+    return parse_bool("ReportAcceptQueue", value, &c->report_accept_queue,
+                      warn, warn_ctx);
+  if (strcasecmp(key, "States") == 0)
+    return apply_states(c, value, err, errlen);
   snprintf(err, errlen,
            "unknown option \"%s\" (valid: ListeningPorts, LocalPort, "
-           "RemotePort, AllPortsSummary)",
+           "RemotePort, AllPortsSummary, States, ReportAcceptQueue)",
            key);
   return -1;
 }
 
 void tc_options_finish(struct tc_collector *c) {
-  if (!c->all && c->pt.norder == 0)
+  if (!c->all && c->pt.norder == 0 && c->pt.nranges == 0)
     c->listening = true;
 }

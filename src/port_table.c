@@ -11,7 +11,17 @@ int pt_init(struct port_table *pt) {
   return 0;
 }
 
+static void pt_free_range_index(struct pt_range_index *ri) {
+  free(ri->range_set_of);
+  free(ri->first);
+  free(ri->members);
+  memset(ri, 0, sizeof(*ri));
+}
+
 void pt_destroy(struct port_table *pt) {
+  pt_free_range_index(&pt->range_index[0]);
+  pt_free_range_index(&pt->range_index[1]);
+  free(pt->ranges);
   free(pt->slots);
   free(pt->order);
   free(pt->free_slots);
@@ -93,6 +103,8 @@ void pt_begin_read(struct port_table *pt) {
   uint32_t i, kept = 0;
 
   memset(pt->total, 0, sizeof(pt->total));
+  for (i = 0; i < pt->nranges; i++)
+    memset(pt->ranges[i].counts, 0, sizeof(pt->ranges[i].counts));
   for (i = 0; i < pt->norder; i++) {
     uint16_t idx = pt->order[i];
     struct pt_slot *s = &pt->slots[idx];
@@ -106,6 +118,7 @@ void pt_begin_read(struct port_table *pt) {
                          ((s->flags & PT_LISTENING) ? PT_WAS_LISTENING : 0));
     memset(s->local, 0, sizeof(s->local));
     memset(s->remote, 0, sizeof(s->remote));
+    s->accept_queue = s->backlog = 0;
     pt->order[kept++] = idx;
   }
   pt->norder = kept;
@@ -161,4 +174,92 @@ size_t pt_remote_ports(const struct port_table *pt, uint16_t *out) {
       out[n++] = (uint16_t)port;
   }
   return n;
+}
+
+int pt_configure_range(struct port_table *pt, uint16_t lo, uint16_t hi,
+                       unsigned flag) {
+  struct pt_range *r;
+
+  for (uint32_t i = 0; i < pt->nranges; i++)
+    if (pt->ranges[i].lo == lo && pt->ranges[i].hi == hi &&
+        pt->ranges[i].flags == flag)
+      return 0; /* the same range twice is one instance */
+  if (pt->nranges >= PT_MAX_RANGES)
+    return -ENOSPC;
+  r = realloc(pt->ranges, (pt->nranges + 1) * sizeof(*r));
+  if (r == NULL)
+    return -ENOMEM;
+  pt->ranges = r;
+  memset(&r[pt->nranges], 0, sizeof(r[pt->nranges]));
+  r[pt->nranges].lo = lo;
+  r[pt->nranges].hi = hi;
+  r[pt->nranges].flags = (uint8_t)flag;
+  pt->nranges++;
+  pt->filter_dirty = true;
+  pt->ranges_dirty = true;
+  return 0;
+}
+
+/* Ports between two consecutive range boundaries share one set of
+ * ranges; walk the ports once and intern each distinct set. */
+static int build_range_index(struct port_table *pt, unsigned flag,
+                             struct pt_range_index *ri) {
+  uint16_t cur[PT_MAX_RANGES], prev[PT_MAX_RANGES];
+  uint32_t ncur, nprev = 0, cap = 64, nmembers = 0;
+  bool any = false;
+
+  pt_free_range_index(ri);
+  for (uint32_t i = 0; i < pt->nranges; i++)
+    any |= pt->ranges[i].flags == flag;
+  if (!any)
+    return 0;
+  ri->range_set_of = calloc(65536, sizeof(*ri->range_set_of));
+  ri->first = malloc((2 * PT_MAX_RANGES + 3) * sizeof(*ri->first));
+  ri->members = malloc(cap * sizeof(*ri->members));
+  if (ri->range_set_of == NULL || ri->first == NULL || ri->members == NULL)
+    return -ENOMEM;
+  ri->nsets = 0;
+  ri->first[1] = 0; /* set 0 is "none"; sets are 1-based */
+  for (uint32_t port = 1; port < 65536; port++) {
+    ncur = 0;
+    for (uint32_t i = 0; i < pt->nranges; i++) {
+      const struct pt_range *r = &pt->ranges[i];
+      if (r->flags == flag && port >= r->lo && port <= r->hi)
+        cur[ncur++] = (uint16_t)i;
+    }
+    if (ncur == 0) {
+      nprev = 0;
+      continue;
+    }
+    if (ncur != nprev || memcmp(cur, prev, ncur * sizeof(cur[0])) != 0) {
+      /* A new set: at most 2 per range boundary. */
+      if (nmembers + ncur > cap) {
+        uint16_t *m;
+        while (nmembers + ncur > cap)
+          cap *= 2;
+        m = realloc(ri->members, cap * sizeof(*m));
+        if (m == NULL)
+          return -ENOMEM;
+        ri->members = m;
+      }
+      memcpy(ri->members + nmembers, cur, ncur * sizeof(cur[0]));
+      nmembers += ncur;
+      ri->nsets++;
+      ri->first[ri->nsets + 1] = nmembers;
+      memcpy(prev, cur, ncur * sizeof(cur[0]));
+      nprev = ncur;
+    }
+    ri->range_set_of[port] = (uint16_t)ri->nsets;
+  }
+  return 0;
+}
+
+int pt_finish_ranges(struct port_table *pt) {
+  int err = build_range_index(pt, PT_LOCAL, &pt->range_index[0]);
+
+  if (err == 0)
+    err = build_range_index(pt, PT_REMOTE, &pt->range_index[1]);
+  if (err == 0)
+    pt->ranges_dirty = false;
+  return err;
 }

@@ -26,7 +26,28 @@ struct pt_slot {
   uint8_t flags;
   uint32_t local[TCS_COUNT];
   uint32_t remote[TCS_COUNT];
+  uint32_t accept_queue; /* summed over the port's listeners */
+  uint32_t backlog;
 };
+
+/* A configured port range ("8000-8099"), counted under one instance. */
+struct pt_range {
+  uint16_t lo, hi;
+  uint8_t flags; /* PT_LOCAL or PT_REMOTE */
+  uint32_t counts[TCS_COUNT];
+};
+
+/* Ranges per direction: range_set_of[port] names the set of ranges that
+ * hold the port (0: none); set k lists its ranges in
+ * members[first[k] .. first[k + 1]). Overlapping ranges each count. */
+struct pt_range_index {
+  uint16_t *range_set_of; /* 65536 entries; NULL when no range */
+  uint32_t *first;        /* nsets + 1 entries */
+  uint16_t *members;
+  uint32_t nsets;
+};
+
+#define PT_MAX_RANGES 1024
 
 struct port_table {
   uint16_t slot_of[65536];   /* 0: no slot; else slot index + 1 */
@@ -37,6 +58,10 @@ struct port_table {
   uint32_t norder;
   uint32_t total[TCS_COUNT]; /* every socket counted, for "all" */
   bool filter_dirty; /* the set of ports the kernel filter needs changed */
+  struct pt_range *ranges; /* configured order */
+  uint32_t nranges;
+  struct pt_range_index range_index[2]; /* [0] local, [1] remote */
+  bool ranges_dirty; /* range_index needs pt_finish_ranges() */
 };
 
 int pt_init(struct port_table *pt);
@@ -44,6 +69,14 @@ void pt_destroy(struct port_table *pt);
 
 /* Add a configured flag (PT_LOCAL or PT_REMOTE) for port 1..65535. */
 int pt_configure(struct port_table *pt, uint16_t port, unsigned flag);
+
+/* Add a configured range lo..hi (lo < hi) for PT_LOCAL or PT_REMOTE.
+ * Returns 0, -ENOSPC past PT_MAX_RANGES, or -ENOMEM. The index is built
+ * by pt_finish_ranges(). */
+int pt_configure_range(struct port_table *pt, uint16_t lo, uint16_t hi,
+                       unsigned flag);
+/* Builds the per-port range index after the last option. */
+int pt_finish_ranges(struct port_table *pt);
 
 /* Start of a read, as upstream's reset: drop slots that are neither
  * configured nor listening in the last read, clear counts and LISTENING. */
@@ -57,6 +90,16 @@ int pt_mark_listening(struct port_table *pt, uint16_t port);
  * listening compared to the previous read. */
 void pt_end_discovery(struct port_table *pt);
 
+static inline void pt_count_ranges(struct port_table *pt,
+                                   const struct pt_range_index *ri,
+                                   uint16_t port, unsigned state) {
+  uint16_t set = ri->range_set_of[port];
+
+  if (set != 0)
+    for (uint32_t i = ri->first[set]; i < ri->first[set + 1]; i++)
+      pt->ranges[ri->members[i]].counts[state]++;
+}
+
 /* Count one socket. Hot path: called once per socket received. */
 static inline void pt_count(struct port_table *pt, uint16_t sport,
                             uint16_t dport, unsigned state) {
@@ -69,6 +112,12 @@ static inline void pt_count(struct port_table *pt, uint16_t sport,
   s = pt->slot_of[dport];
   if (s != 0)
     pt->slots[s - 1].remote[state]++;
+  if (pt->nranges != 0) {
+    if (pt->range_index[0].range_set_of != NULL)
+      pt_count_ranges(pt, &pt->range_index[0], sport, state);
+    if (pt->range_index[1].range_set_of != NULL)
+      pt_count_ranges(pt, &pt->range_index[1], dport, state);
+  }
 }
 
 /* Sorted port lists that the kernel filter must keep: local ports that

@@ -130,6 +130,26 @@ static void submit(void *ctx, const char *plugin_instance,
   }
 }
 
+static void submit_queue(void *ctx, const char *plugin_instance,
+                         uint32_t accept_queue, uint32_t backlog) {
+  value_list_t vl = VALUE_LIST_INIT;
+  value_t value;
+
+  (void)ctx;
+  vl.values = &value;
+  vl.values_len = 1;
+  snprintf(vl.plugin, sizeof(vl.plugin), "tcpconns");
+  snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s",
+           plugin_instance);
+  snprintf(vl.type, sizeof(vl.type), "queue_length");
+  snprintf(vl.type_instance, sizeof(vl.type_instance), "accept");
+  value.gauge = (gauge_t)accept_queue;
+  plugin_dispatch_values(&vl);
+  snprintf(vl.type_instance, sizeof(vl.type_instance), "backlog");
+  value.gauge = (gauge_t)backlog;
+  plugin_dispatch_values(&vl);
+}
+
 static int tcd_read(void) {
   int err = tc_read(&collector);
 
@@ -156,6 +176,7 @@ static int tcd_read(void) {
     last_read_error = 0;
   }
   tc_for_each_block(&collector, submit, &collector);
+  tc_for_each_queue(&collector, submit_queue, NULL);
   return 0;
 }
 

@@ -307,6 +307,86 @@ START_TEST(hundreds_of_listening_ports) {
 }
 END_TEST
 
+START_TEST(states_filter_in_kernel) {
+  static const char *const opts[] = {"AllPortsSummary", "true", "LocalPort",
+                                     "61080", "States",
+                                     "CLOSE_WAIT TIME_WAIT", NULL};
+  struct population p = {.n = 0};
+
+  enter_netns();
+  build_population(&p);
+  configure(opts);
+  read_blocks(); /* the first read also probes the kernel */
+  ck_assert_str_eq(read_blocks(), "all: TIME_WAIT=1 CLOSE_WAIT=1\n"
+                                  "61080-local: TIME_WAIT=1 CLOSE_WAIT=1");
+  /* No LISTEN dump (LISTEN not asked, no discovery); the connection dump
+   * asked the kernel for the two states only. */
+  ck_assert_uint_eq(c.stats.diag.dumps, 1);
+  ck_assert_uint_eq(c.stats.diag.sockets, 2);
+  release(&p);
+}
+END_TEST
+
+START_TEST(port_ranges_in_kernel) {
+  static const char *const opts[] = {"LocalPort", "61000-61100", "LocalPort",
+                                     "61080",     "RemotePort", "61400-61500",
+                                     NULL};
+  struct population p = {.n = 0};
+
+  enter_netns();
+  build_population(&p);
+  configure(opts);
+  ck_assert_str_eq(read_blocks(),
+                   "61080-local: ESTABLISHED=3 TIME_WAIT=1 CLOSE_WAIT=1 "
+                   "LISTEN=2\n"
+                   "61000-61100-local: ESTABLISHED=3 TIME_WAIT=1 "
+                   "CLOSE_WAIT=1 LISTEN=2\n"
+                   "61400-61500-remote: ESTABLISHED=3");
+  /* 3 listeners, 5 server sockets on 61080, 3 client sockets to 61443. */
+  ck_assert_uint_eq(c.stats.diag.sockets, 3 + 5 + 3);
+  release(&p);
+}
+END_TEST
+
+struct queue_seen {
+  char instance[32];
+  uint32_t accept, backlog;
+  int n;
+};
+
+static void record_queue(void *ctx, const char *inst, uint32_t accept,
+                         uint32_t backlog) {
+  struct queue_seen *q = ctx;
+  snprintf(q->instance, sizeof(q->instance), "%s", inst);
+  q->accept = accept;
+  q->backlog = backlog;
+  q->n++;
+}
+
+START_TEST(accept_queue_of_a_listener_that_never_accepts) {
+  static const char *const opts[] = {"ReportAcceptQueue", "true", NULL};
+  enum { K = 7 };
+  struct queue_seen q = {.n = 0};
+  int lfd, cfd[K];
+
+  enter_netns();
+  lfd = tsock_listen("127.0.0.1", 62500, 0); /* backlog 128 */
+  for (int i = 0; i < K; i++)
+    cfd[i] = tsock_connect("127.0.0.1", 62500);
+  configure(opts);
+  ck_assert_str_eq(read_blocks(), "62500-local: ESTABLISHED=7 LISTEN=1");
+  tc_for_each_queue(&c, record_queue, &q);
+  ck_assert_int_eq(q.n, 1);
+  ck_assert_str_eq(q.instance, "62500-local");
+  ck_assert_uint_eq(q.accept, K);
+  ck_assert_uint_eq(q.backlog, 128);
+  for (int i = 0; i < K; i++)
+    close(cfd[i]);
+  close(lfd);
+  tc_destroy(&c);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("kernel");
   TCase *tc = tcase_create("kernel");
@@ -323,6 +403,9 @@ int main(void) {
   tcase_add_test(tc, every_request_form_agrees);
   tcase_add_test(tc, listener_coming_and_going);
   tcase_add_test(tc, hundreds_of_listening_ports);
+  tcase_add_test(tc, states_filter_in_kernel);
+  tcase_add_test(tc, port_ranges_in_kernel);
+  tcase_add_test(tc, accept_queue_of_a_listener_that_never_accepts);
   tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);

@@ -171,6 +171,76 @@ START_TEST(explicit_listening_with_ports_stays) {
 }
 END_TEST
 
+START_TEST(states_replace_then_add) {
+  ck_assert_uint_eq(c.report_states, TCS_MASK_ALL);
+  ck_assert_int_eq(apply("States", "ESTABLISHED time_wait"), 0);
+  ck_assert_uint_eq(c.report_states, (1u << 1) | (1u << 6));
+  ck_assert_int_eq(apply("States", "LISTEN"), 0);
+  ck_assert_uint_eq(c.report_states, (1u << 1) | (1u << 6) | (1u << 10));
+}
+END_TEST
+
+START_TEST(unknown_state_lists_valid_ones) {
+  ck_assert_int_eq(apply("States", "ESTABLISHED TIMEWAIT"), -1);
+  ck_assert_ptr_nonnull(strstr(err, "\"TIMEWAIT\""));
+  ck_assert_ptr_nonnull(strstr(err, "valid: ESTABLISHED SYN_SENT"));
+  ck_assert_ptr_nonnull(strstr(err, "CLOSING"));
+  ck_assert_uint_eq(c.report_states, TCS_MASK_ALL);
+}
+END_TEST
+
+START_TEST(port_ranges) {
+  ck_assert_int_eq(apply("LocalPort", "8000-8099"), 0);
+  ck_assert_int_eq(apply("RemotePort", " 30000 - 32767 "), 0);
+  ck_assert_int_eq(apply("LocalPort", "8000-8099"), 0); /* same: one */
+  ck_assert_int_eq(apply("LocalPort", "443-443"), 0);  /* a single port */
+  ck_assert_int_eq(nwarn, 0);
+  ck_assert_uint_eq(c.pt.nranges, 2);
+  ck_assert_uint_eq(c.pt.ranges[0].lo, 8000);
+  ck_assert_uint_eq(c.pt.ranges[0].hi, 8099);
+  ck_assert_uint_eq(c.pt.ranges[0].flags, PT_LOCAL);
+  ck_assert_uint_eq(c.pt.ranges[1].flags, PT_REMOTE);
+  ck_assert_ptr_nonnull(slot(443));
+  tc_options_finish(&c);
+  ck_assert(!c.listening);
+}
+END_TEST
+
+START_TEST(bad_port_ranges) {
+  const char *bad[] = {"0-10", "10-65536", "100-99", "a-b"};
+  for (size_t i = 0; i < 4; i++) {
+    ck_assert_msg(apply("LocalPort", bad[i]) == -1, "%s accepted", bad[i]);
+    ck_assert_ptr_nonnull(strstr(err, bad[i]));
+  }
+}
+END_TEST
+
+START_TEST(range_counting_overlaps) {
+  ck_assert_int_eq(apply("LocalPort", "100-200"), 0);
+  ck_assert_int_eq(apply("LocalPort", "150-250"), 0);
+  ck_assert_int_eq(apply("LocalPort", "150"), 0);
+  ck_assert_int_eq(apply("RemotePort", "1000-1001"), 0);
+  ck_assert_int_eq(pt_finish_ranges(&c.pt), 0);
+  pt_begin_read(&c.pt);
+  pt_count(&c.pt, 99, 1000, TCS_ESTABLISHED);  /* remote range only */
+  pt_count(&c.pt, 100, 5, TCS_ESTABLISHED);    /* first range */
+  pt_count(&c.pt, 150, 1001, TCS_ESTABLISHED); /* both ranges, port, remote */
+  pt_count(&c.pt, 250, 5, TCS_ESTABLISHED);    /* second range */
+  pt_count(&c.pt, 251, 1002, TCS_ESTABLISHED); /* nothing */
+  ck_assert_uint_eq(c.pt.ranges[0].counts[TCS_ESTABLISHED], 2);
+  ck_assert_uint_eq(c.pt.ranges[1].counts[TCS_ESTABLISHED], 2);
+  ck_assert_uint_eq(c.pt.ranges[2].counts[TCS_ESTABLISHED], 2);
+  ck_assert_uint_eq(slot(150)->local[TCS_ESTABLISHED], 1);
+}
+END_TEST
+
+START_TEST(report_accept_queue_boolean) {
+  ck_assert(!c.report_accept_queue);
+  ck_assert_int_eq(apply("ReportAcceptQueue", "true"), 0);
+  ck_assert(c.report_accept_queue);
+}
+END_TEST
+
 static Suite *options_suite(void) {
   Suite *s = suite_create("options");
   TCase *tc = tcase_create("options");
@@ -189,6 +259,12 @@ static Suite *options_suite(void) {
   tcase_add_test(tc, all_ports_summary_disables_listening_default);
   tcase_add_test(tc, a_port_disables_listening_default);
   tcase_add_test(tc, explicit_listening_with_ports_stays);
+  tcase_add_test(tc, states_replace_then_add);
+  tcase_add_test(tc, unknown_state_lists_valid_ones);
+  tcase_add_test(tc, port_ranges);
+  tcase_add_test(tc, bad_port_ranges);
+  tcase_add_test(tc, range_counting_overlaps);
+  tcase_add_test(tc, report_accept_queue_boolean);
   suite_add_tcase(s, tc);
   return s;
 }
