@@ -1,6 +1,7 @@
 #include "collector.h"
 
 #include "bytecode.h"
+#include "probes.h"
 #include "proc_reader.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 const char *tc_source_name(enum tc_source s) {
   switch (s) {
@@ -312,7 +314,27 @@ static int read_proc(struct tc_collector *c) {
   return 0;
 }
 
+static int read_once(struct tc_collector *c);
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int tc_read(struct tc_collector *c) {
+  uint64_t t0 = now_ns();
+  int err;
+
+  TCD_PROBE0(read__start);
+  err = read_once(c);
+  c->stats.nanoseconds = now_ns() - t0;
+  /* read__done(error, sockets received, ns) */
+  TCD_PROBE3(read__done, err, c->stats.diag.sockets, c->stats.nanoseconds);
+  return err;
+}
+
+static int read_once(struct tc_collector *c) {
   int err;
 
   memset(&c->stats, 0, sizeof(c->stats));

@@ -21,6 +21,7 @@ enum tc_source {
 struct tc_read_stats {
   struct diag_dump_stats diag; /* this read's dumps */
   uint64_t ignored;            /* sockets with a state outside 1..11 */
+  uint64_t nanoseconds;        /* wall time of the whole read */
 };
 
 struct tc_collector {
@@ -32,6 +33,7 @@ struct tc_collector {
   uint32_t report_states; /* 1 << state for each state reported (States) */
   bool states_given;      /* a States option replaced the default */
   bool report_accept_queue; /* ReportAcceptQueue */
+  bool report_self;         /* ReportSelf: the plugin's own cost */
   enum tc_source source;
   unsigned bc_flags;
   struct diag_conn conn;

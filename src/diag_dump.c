@@ -1,7 +1,10 @@
 #include "diag_dump.h"
 
+#include "probes.h"
+
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* recvmsg interrupted by a signal is retried, but not forever. */
 #define DIAG_MAX_EINTR 8
@@ -97,11 +100,23 @@ int diag_dump(struct diag_conn *c, const struct diag_request *req,
 int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
                      diag_socket_fn on_socket, diag_queue_fn on_queue,
                      void *data, struct diag_dump_stats *stats) {
+  struct diag_dump_stats before = *stats;
+  struct timespec t0, t1;
+  uint64_t ns;
   int err = diag_conn_open(c);
 
   if (err != 0)
     return err;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   err = dump_once(c, req, on_socket, on_queue, data, stats);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+       (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+  stats->nanoseconds += ns;
+  /* dump__done(states, sockets, bytes, recvmsg calls, ns) */
+  TCD_PROBE5(dump__done, req->states, stats->sockets - before.sockets,
+             stats->bytes - before.bytes,
+             stats->recv_calls - before.recv_calls, ns);
   if (err != 0)
     diag_conn_close(c);
   return err;

@@ -16,6 +16,7 @@
 
 struct diag_dump_stats {
   uint64_t dumps, recv_calls, bytes, sockets;
+  uint64_t nanoseconds; /* wall time spent in dumps */
 };
 
 struct diag_conn {

@@ -202,11 +202,14 @@ int tc_option_apply(struct tc_collector *c, const char *key,
   if (strcasecmp(key, "ReportAcceptQueue") == 0)
     return parse_bool("ReportAcceptQueue", value, &c->report_accept_queue,
                       warn, warn_ctx);
+  if (strcasecmp(key, "ReportSelf") == 0)
+    return parse_bool("ReportSelf", value, &c->report_self, warn, warn_ctx);
   if (strcasecmp(key, "States") == 0)
     return apply_states(c, value, err, errlen);
   snprintf(err, errlen,
            "unknown option \"%s\" (valid: ListeningPorts, LocalPort, "
-           "RemotePort, AllPortsSummary, States, ReportAcceptQueue)",
+           "RemotePort, AllPortsSummary, States, ReportAcceptQueue, "
+           "ReportSelf)",
            key);
   return -1;
 }

@@ -27,7 +27,12 @@ expect_error 'LocalPort "http": invalid port' 'LocalPort "http"'
 expect_error 'LocalPort "": the option needs a value' 'LocalPort ""'
 expect_error 'ListeningPorts "": the option needs a value' 'ListeningPorts ""'
 expect_error 'unknown option "Port"' 'Port "80"'
-expect_error 'unexpected block <Namespace>' '<Namespace "x">' '  LocalPort "80"' '</Namespace>'
+expect_error 'unexpected block <Foo>' '<Foo "x">' '  LocalPort "80"' '</Foo>'
+expect_error '<Namespace "x">: needs Path' '<Namespace "x">' '  LocalPort "80"' '</Namespace>'
+expect_error '<Namespace "x">: LocalPort "0": invalid port' '<Namespace "x">' '  Path "/var/run/netns/x"' '  LocalPort "0"' '</Namespace>'
+expect_error '<Namespace> needs one name' '<Namespace "a/b">' '  Pid 1' '</Namespace>'
+expect_error 'States "ESTABLISHED FOO": unknown state "FOO"; valid: ESTABLISHED' 'States "ESTABLISHED" "FOO"'
+expect_error 'LocalPort "90-80": invalid port range' 'LocalPort "90-80"'
 
 # Upstream's silent guesses: kept, with a warning; the daemon runs.
 : >"$WORK/collectd.log"
