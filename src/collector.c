@@ -330,7 +330,8 @@ int tc_read(struct tc_collector *c) {
   err = read_once(c);
   c->stats.nanoseconds = now_ns() - t0;
   /* read__done(error, sockets received, ns) */
-  TCD_PROBE3(read__done, err, c->stats.diag.sockets, c->stats.nanoseconds);
+  TCD_PROBE3(read__done, (int64_t)err, c->stats.diag.sockets,
+             c->stats.nanoseconds);
   return err;
 }
 

@@ -114,7 +114,7 @@ int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
        (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
   stats->nanoseconds += ns;
   /* dump__done(states, sockets, bytes, recvmsg calls, ns) */
-  TCD_PROBE5(dump__done, req->states, stats->sockets - before.sockets,
+  TCD_PROBE5(dump__done, (uint64_t)req->states, stats->sockets - before.sockets,
              stats->bytes - before.bytes,
              stats->recv_calls - before.recv_calls, ns);
   if (err != 0)

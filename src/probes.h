@@ -1,6 +1,8 @@
 /* USDT probes (systemtap's <sys/sdt.h>), compiled in when the header was
  * found at configure time; no-ops otherwise. Each is a nop instruction
- * until a tracer such as bpftrace attaches. Provider: tcpconns_diag. */
+ * until a tracer such as bpftrace attaches. Provider: tcpconns_diag.
+ * Arguments are passed as 64-bit values: bpftrace 0.17 cannot read the
+ * 32-bit register operands (%r13d) the compiler may pick otherwise. */
 #ifndef TCPCONNS_DIAG_PROBES_H
 #define TCPCONNS_DIAG_PROBES_H
 
