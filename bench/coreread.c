@@ -66,8 +66,8 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  printf("cpu_us %.0f sockets %llu recvmsg %llu dumps %llu ports %u\n",
-         c1 - c0, (unsigned long long)c.stats.diag.sockets,
+  printf("cpu_us %.0f sockets %llu recvmsg %llu dumps %llu ports %u\n", c1 - c0,
+         (unsigned long long)c.stats.diag.sockets,
          (unsigned long long)c.stats.diag.recv_calls,
          (unsigned long long)c.stats.diag.dumps, (unsigned)c.pt.norder);
   tc_destroy(&c);

@@ -143,8 +143,8 @@ static int make_listener(const union addr *a, int backlog) {
  * server sockets from lfd. Client and server descriptors are stored in fds
  * (2n entries) unless fds is NULL, in which case TIME_WAIT is made: the
  * client closes first, then the server. */
-static void connect_batch(int lfd, const union addr *src,
-                          const union addr *dst, size_t n, int *fds) {
+static void connect_batch(int lfd, const union addr *src, const union addr *dst,
+                          size_t n, int *fds) {
   int one = 1;
   int cl[BATCH], sv[BATCH];
 
@@ -192,12 +192,12 @@ static void connect_batch(int lfd, const union addr *src,
 
 struct job {
   int family;
-  int lfd;           /* listener to accept from */
-  union addr dst;    /* where clients connect */
-  union addr src;    /* client source address, port 0 */
-  size_t conns;      /* connections to hold (or TIME_WAIT per round) */
-  int timewait;      /* 1: the TIME_WAIT churn job */
-  int nsrc;          /* timewait: source addresses to rotate over */
+  int lfd;        /* listener to accept from */
+  union addr dst; /* where clients connect */
+  union addr src; /* client source address, port 0 */
+  size_t conns;   /* connections to hold (or TIME_WAIT per round) */
+  int timewait;   /* 1: the TIME_WAIT churn job */
+  int nsrc;       /* timewait: source addresses to rotate over */
 };
 
 static void run_job(const struct job *j, int ready_fd) {
@@ -274,8 +274,7 @@ static void hold(void) {
     for (int i = 0; i < nchildren; i++) {
       int st;
       if (children[i] > 0 && waitpid(children[i], &st, WNOHANG) > 0) {
-        fprintf(stderr, "loadgen: worker %d exited early\n",
-                (int)children[i]);
+        fprintf(stderr, "loadgen: worker %d exited early\n", (int)children[i]);
         children[i] = 0;
       }
     }
@@ -283,10 +282,9 @@ static void hold(void) {
 }
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: loadgen [-n N] [-6 V6PCT] [-w TWPCT] [-r RAREPCT] "
-          "[-i IDLE] [-s V4SRCS] [-S V6PREFIX -k V6SRCS] [-c CONNS]\n"
-          "       loadgen -L K [-B FIRST]\n");
+  fprintf(stderr, "usage: loadgen [-n N] [-6 V6PCT] [-w TWPCT] [-r RAREPCT] "
+                  "[-i IDLE] [-s V4SRCS] [-S V6PREFIX -k V6SRCS] [-c CONNS]\n"
+                  "       loadgen -L K [-B FIRST]\n");
   exit(2);
 }
 
@@ -332,18 +330,41 @@ int main(int argc, char **argv) {
 
   while ((opt = getopt(argc, argv, "n:6:w:r:i:s:S:k:c:L:B:h")) != -1) {
     switch (opt) {
-    case 'n': n = parse_num(optarg); break;
-    case '6': v6pct = parse_num(optarg); break;
-    case 'w': twpct = parse_num(optarg); break;
-    case 'r': rarepct = parse_num(optarg); break;
-    case 'i': idle = parse_num(optarg); break;
-    case 's': v4srcs = parse_num(optarg); break;
-    case 'S': v6prefix = optarg; break;
-    case 'k': v6srcs = parse_num(optarg); break;
-    case 'c': per_worker = parse_num(optarg); break;
-    case 'L': lonly = parse_num(optarg); break;
-    case 'B': lfirst = parse_num(optarg); break;
-    default: usage();
+    case 'n':
+      n = parse_num(optarg);
+      break;
+    case '6':
+      v6pct = parse_num(optarg);
+      break;
+    case 'w':
+      twpct = parse_num(optarg);
+      break;
+    case 'r':
+      rarepct = parse_num(optarg);
+      break;
+    case 'i':
+      idle = parse_num(optarg);
+      break;
+    case 's':
+      v4srcs = parse_num(optarg);
+      break;
+    case 'S':
+      v6prefix = optarg;
+      break;
+    case 'k':
+      v6srcs = parse_num(optarg);
+      break;
+    case 'c':
+      per_worker = parse_num(optarg);
+      break;
+    case 'L':
+      lonly = parse_num(optarg);
+      break;
+    case 'B':
+      lfirst = parse_num(optarg);
+      break;
+    default:
+      usage();
     }
   }
   if (optind != argc)
@@ -372,8 +393,10 @@ int main(int argc, char **argv) {
     if (f != NULL)
       fclose(f);
     if (backlog < 4096)
-      fprintf(stderr, "loadgen: net.core.somaxconn is %d: building will be "
-                      "slow; raise it\n", backlog);
+      fprintf(stderr,
+              "loadgen: net.core.somaxconn is %d: building will be "
+              "slow; raise it\n",
+              backlog);
   }
 
   /* Listeners. */
@@ -430,7 +453,7 @@ int main(int argc, char **argv) {
       } else if (v6srcs > 0) {                                                 \
         char ip_[80];                                                          \
         unsigned k_ = src6++ % (unsigned)v6srcs;                               \
-        snprintf(ip_, sizeof(ip_), "%s%x", v6prefix, 0x100 + k_);             \
+        snprintf(ip_, sizeof(ip_), "%s%x", v6prefix, 0x100 + k_);              \
         addr6(&j_->src, ip_, 0);                                               \
       } else {                                                                 \
         addr6(&j_->src, "::1", 0);                                             \
@@ -488,8 +511,8 @@ int main(int argc, char **argv) {
     }
     if (r < 0 && errno == EINTR && !stop_flag)
       continue;
-    fprintf(stderr, "loadgen: %d of %d workers failed to build\n",
-            njobs - got, njobs);
+    fprintf(stderr, "loadgen: %d of %d workers failed to build\n", njobs - got,
+            njobs);
     end_children();
     return 1;
   }

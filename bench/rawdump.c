@@ -141,10 +141,20 @@ int main(int argc, char **argv) {
 
   while ((opt = getopt(argc, argv, "s:l:r:v")) != -1) {
     switch (opt) {
-    case 's': states = (uint32_t)strtoul(optarg, NULL, 0); break;
-    case 'l': nl_ = (size_t)parse_ports(optarg, local, 65536); have_filter = 1; break;
-    case 'r': nr = (size_t)parse_ports(optarg, remote, 65536); have_filter = 1; break;
-    case 'v': verbose = 1; break;
+    case 's':
+      states = (uint32_t)strtoul(optarg, NULL, 0);
+      break;
+    case 'l':
+      nl_ = (size_t)parse_ports(optarg, local, 65536);
+      have_filter = 1;
+      break;
+    case 'r':
+      nr = (size_t)parse_ports(optarg, remote, 65536);
+      have_filter = 1;
+      break;
+    case 'v':
+      verbose = 1;
+      break;
     default:
       fprintf(stderr, "usage: rawdump [-s STATES] [-l PORTS] [-r PORTS]\n");
       return 2;

@@ -82,13 +82,11 @@ static void add_queue(void *data, uint16_t sport, uint32_t rqueue,
 
 /* --- dumps ----------------------------------------------------------- */
 
-static int run_dump(struct tc_collector *c, enum tc_source src,
-                    uint32_t states, const uint8_t *bc, size_t bclen,
-                    diag_socket_fn fn) {
+static int run_dump(struct tc_collector *c, enum tc_source src, uint32_t states,
+                    const uint8_t *bc, size_t bclen, diag_socket_fn fn) {
   diag_queue_fn qfn = NULL;
-  struct diag_request req = {.states = states,
-                             .bytecode = bc,
-                             .bytecode_len = bclen};
+  struct diag_request req = {
+      .states = states, .bytecode = bc, .bytecode_len = bclen};
   int err;
 
   /* Accept queues ride on the listener dump at no extra request. */
@@ -161,8 +159,8 @@ static int probe(struct tc_collector *c) {
   for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
     if ((forms[i].flags & BC_NO_EQ) == 0 && !c->allow_eq)
       continue;
-    err = bc_compile(ports, 6, ports, 6, forms[i].flags, bc, sizeof(bc),
-                     &bclen);
+    err =
+        bc_compile(ports, 6, ports, 6, forms[i].flags, bc, sizeof(bc), &bclen);
     if (err != 0)
       return err;
     err = run_dump(c, forms[i].src, TCS_MASK_LISTEN, bc, bclen, ignore_socket);
@@ -182,8 +180,8 @@ unavailable:
   if (!is_unavailable(err) || !c->allow_proc)
     return err;
   c->source = TC_SRC_PROC;
-  snprintf(c->source_why, sizeof(c->source_why),
-           "sock_diag unavailable (%s)", strerror(-err));
+  snprintf(c->source_why, sizeof(c->source_why), "sock_diag unavailable (%s)",
+           strerror(-err));
   return 0;
 }
 

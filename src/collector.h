@@ -30,8 +30,8 @@ struct tc_collector {
   bool all;        /* report the "all" block (AllPortsSummary) */
   bool allow_eq;   /* may use S_EQ/D_EQ (cleared if the kernel refuses) */
   bool allow_proc; /* fall back to /proc if sock_diag is unavailable */
-  uint32_t report_states; /* 1 << state for each state reported (States) */
-  bool states_given;      /* a States option replaced the default */
+  uint32_t report_states;   /* 1 << state for each state reported (States) */
+  bool states_given;        /* a States option replaced the default */
   bool report_accept_queue; /* ReportAcceptQueue */
   bool report_self;         /* ReportSelf: the plugin's own cost */
   enum tc_source source;

@@ -110,13 +110,13 @@ int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
   clock_gettime(CLOCK_MONOTONIC, &t0);
   err = dump_once(c, req, on_socket, on_queue, data, stats);
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
-       (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+  ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+       (uint64_t)t0.tv_nsec;
   stats->nanoseconds += ns;
   /* dump__done(states, sockets, bytes, recvmsg calls, ns) */
   TCD_PROBE5(dump__done, (uint64_t)req->states, stats->sockets - before.sockets,
-             stats->bytes - before.bytes,
-             stats->recv_calls - before.recv_calls, ns);
+             stats->bytes - before.bytes, stats->recv_calls - before.recv_calls,
+             ns);
   if (err != 0)
     diag_conn_close(c);
   return err;

@@ -32,7 +32,6 @@ size_t diag_build_request(void *buf, const struct diag_request *req,
     r->idiag_states = req->states;
   }
   if (req->bytecode != NULL)
-    mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, req->bytecode_len,
-                 req->bytecode);
+    mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, req->bytecode_len, req->bytecode);
   return nlh->nlmsg_len;
 }

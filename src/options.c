@@ -71,8 +71,8 @@ static int parse_port(const char *key, const char *value, uint16_t *port,
   char msg[256];
 
   if (v < 1 || v > 65535) {
-    snprintf(err, errlen, "%s \"%s\": invalid port, expected 1 to 65535",
-             key, value);
+    snprintf(err, errlen, "%s \"%s\": invalid port, expected 1 to 65535", key,
+             value);
     return -1;
   }
   if (!is_clean_integer(value)) {
@@ -130,9 +130,9 @@ static int apply_port(struct tc_collector *c, const char *name, bool local,
                name, value);
       return -1;
     }
-    ret = lo == hi ? pt_configure(&c->pt, (uint16_t)lo, flag)
-                   : pt_configure_range(&c->pt, (uint16_t)lo, (uint16_t)hi,
-                                        flag);
+    ret = lo == hi
+              ? pt_configure(&c->pt, (uint16_t)lo, flag)
+              : pt_configure_range(&c->pt, (uint16_t)lo, (uint16_t)hi, flag);
   } else {
     if (parse_port(name, value, &port, warn, warn_ctx, err, errlen) != 0)
       return -1;
@@ -162,8 +162,8 @@ static int apply_states(struct tc_collector *c, const char *value, char *err,
         break;
     if (st > TCS_MAX) {
       size_t used = (size_t)snprintf(
-          err, errlen, "States \"%s\": unknown state \"%s\"; valid: ",
-          value, name);
+          err, errlen, "States \"%s\": unknown state \"%s\"; valid: ", value,
+          name);
       for (st = TCS_MIN; st <= TCS_MAX && used < errlen; st++)
         used += (size_t)snprintf(err + used, errlen - used, "%s%s",
                                  tcs_names[st], st < TCS_MAX ? " " : "");
@@ -181,9 +181,8 @@ static int apply_states(struct tc_collector *c, const char *value, char *err,
   return 0;
 }
 
-int tc_option_apply(struct tc_collector *c, const char *key,
-                    const char *value, tc_warn_fn warn, void *warn_ctx,
-                    char *err, size_t errlen) {
+int tc_option_apply(struct tc_collector *c, const char *key, const char *value,
+                    tc_warn_fn warn, void *warn_ctx, char *err, size_t errlen) {
   if (value == NULL || value[0] == '\0') {
     snprintf(err, errlen, "%s \"\": the option needs a value",
              key ? key : "(null)");
@@ -194,14 +193,13 @@ int tc_option_apply(struct tc_collector *c, const char *key,
   if (strcasecmp(key, "AllPortsSummary") == 0)
     return parse_bool("AllPortsSummary", value, &c->all, warn, warn_ctx);
   if (strcasecmp(key, "LocalPort") == 0)
-    return apply_port(c, "LocalPort", true, value, warn, warn_ctx, err,
-                      errlen);
+    return apply_port(c, "LocalPort", true, value, warn, warn_ctx, err, errlen);
   if (strcasecmp(key, "RemotePort") == 0)
     return apply_port(c, "RemotePort", false, value, warn, warn_ctx, err,
                       errlen);
   if (strcasecmp(key, "ReportAcceptQueue") == 0)
-    return parse_bool("ReportAcceptQueue", value, &c->report_accept_queue,
-                      warn, warn_ctx);
+    return parse_bool("ReportAcceptQueue", value, &c->report_accept_queue, warn,
+                      warn_ctx);
   if (strcasecmp(key, "ReportSelf") == 0)
     return parse_bool("ReportSelf", value, &c->report_self, warn, warn_ctx);
   if (strcasecmp(key, "States") == 0)

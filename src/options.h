@@ -14,9 +14,8 @@ typedef void (*tc_warn_fn)(void *ctx, const char *message);
 /* Applies one option. value is the option's values joined by single spaces,
  * as collectd's simple config API hands them to upstream. Returns 0, or -1
  * with a message naming the option and the value in err. */
-int tc_option_apply(struct tc_collector *c, const char *key,
-                    const char *value, tc_warn_fn warn, void *warn_ctx,
-                    char *err, size_t errlen);
+int tc_option_apply(struct tc_collector *c, const char *key, const char *value,
+                    tc_warn_fn warn, void *warn_ctx, char *err, size_t errlen);
 
 /* After the last option: with neither AllPortsSummary nor any port, report
  * listening ports (even if ListeningPorts was set to false), as upstream. */

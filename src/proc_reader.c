@@ -49,8 +49,7 @@ static int next_field(const char **p, const char *end, const char **fs,
 }
 
 /* "ADDR:PORT": the port is the text after the first ':'. */
-static int parse_endpoint_port(const char *fs, const char *fe,
-                               uint16_t *port) {
+static int parse_endpoint_port(const char *fs, const char *fe, uint16_t *port) {
   const char *colon = memchr(fs, ':', (size_t)(fe - fs));
   unsigned long v;
 

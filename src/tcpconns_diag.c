@@ -270,8 +270,8 @@ static void dispatch_one(const struct instance *in, const char *instance,
   vl.values_len = 1;
   snprintf(vl.plugin, sizeof(vl.plugin), "tcpconns");
   if (in->name[0] != '\0')
-    snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s-%s",
-             in->name, instance);
+    snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s-%s", in->name,
+             instance);
   else
     snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s", instance);
   snprintf(vl.type, sizeof(vl.type), "%s", type);
@@ -289,8 +289,8 @@ static void submit_block(void *ctx, const char *instance,
                    (gauge_t)counts[state]);
 }
 
-static void submit_queue(void *ctx, const char *instance,
-                         uint32_t accept_queue, uint32_t backlog) {
+static void submit_queue(void *ctx, const char *instance, uint32_t accept_queue,
+                         uint32_t backlog) {
   const struct instance *in = ctx;
 
   dispatch_one(in, instance, "queue_length", "accept", (gauge_t)accept_queue);
@@ -300,8 +300,7 @@ static void submit_queue(void *ctx, const char *instance,
 static void submit_self(const struct instance *in) {
   const struct tc_read_stats *st = &in->collector.stats;
 
-  dispatch_one(in, "self", "duration", "read",
-               (gauge_t)st->nanoseconds / 1e9);
+  dispatch_one(in, "self", "duration", "read", (gauge_t)st->nanoseconds / 1e9);
   dispatch_one(in, "self", "count", "sockets", (gauge_t)st->diag.sockets);
   dispatch_one(in, "self", "count", "recvmsg", (gauge_t)st->diag.recv_calls);
 }
@@ -322,8 +321,8 @@ static void log_source_once(struct instance *in) {
     return;
   if (in->collector.source == TC_SRC_PROC)
     WARNING(PLUGIN_NAME " plugin: %sreading from %s: %s.",
-            label(in, lbl, sizeof(lbl)),
-            tc_source_name(in->collector.source), in->collector.source_why);
+            label(in, lbl, sizeof(lbl)), tc_source_name(in->collector.source),
+            in->collector.source_why);
   else
     INFO(PLUGIN_NAME " plugin: %sreading from %s: %s.",
          label(in, lbl, sizeof(lbl)), tc_source_name(in->collector.source),

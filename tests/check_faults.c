@@ -17,14 +17,14 @@
 
 enum fault {
   F_NONE,
-  F_OPEN,         /* socket() fails with .err */
-  F_SEND,         /* sendmsg fails with .err */
-  F_RECV,         /* recvmsg fails with .err (once) */
-  F_SEQ,          /* a reply with the wrong sequence number */
-  F_PID,          /* a reply from the wrong port id */
-  F_NLMSG_ERROR,  /* the kernel answers NLMSG_ERROR .err */
-  F_DONE_ERROR,   /* NLMSG_DONE carrying -.err */
-  F_EOF,          /* the dump stops: recvmsg returns 0 */
+  F_OPEN,        /* socket() fails with .err */
+  F_SEND,        /* sendmsg fails with .err */
+  F_RECV,        /* recvmsg fails with .err (once) */
+  F_SEQ,         /* a reply with the wrong sequence number */
+  F_PID,         /* a reply from the wrong port id */
+  F_NLMSG_ERROR, /* the kernel answers NLMSG_ERROR .err */
+  F_DONE_ERROR,  /* NLMSG_DONE carrying -.err */
+  F_EOF,         /* the dump stops: recvmsg returns 0 */
 };
 
 struct faulty_io {
@@ -163,8 +163,8 @@ static void setup(void) {
     fds[2 + 2 * i] = tsock_accept(fds[0]);
   }
   ck_assert_int_eq(tc_init(&c, &faulty), 0);
-  ck_assert_int_eq(tc_option_apply(&c, "LocalPort", "62100", warn_ignore,
-                                   NULL, err, sizeof(err)),
+  ck_assert_int_eq(tc_option_apply(&c, "LocalPort", "62100", warn_ignore, NULL,
+                                   err, sizeof(err)),
                    0);
   tc_options_finish(&c);
   memset(&fio, 0, sizeof(fio));
@@ -204,31 +204,57 @@ static void check_fault(enum fault f, int err, int read_fails) {
   ck_assert_int_le(count_fds(), before + (f == F_OPEN ? 1 : 0));
 }
 
-START_TEST(socket_eperm) { check_fault(F_OPEN, EPERM, 1); }
+START_TEST(socket_eperm) {
+  check_fault(F_OPEN, EPERM, 1);
+}
 END_TEST
-START_TEST(socket_eafnosupport) { check_fault(F_OPEN, EAFNOSUPPORT, 1); }
+START_TEST(socket_eafnosupport) {
+  check_fault(F_OPEN, EAFNOSUPPORT, 1);
+}
 END_TEST
-START_TEST(sendmsg_fails) { check_fault(F_SEND, ENOBUFS, 1); }
+START_TEST(sendmsg_fails) {
+  check_fault(F_SEND, ENOBUFS, 1);
+}
 END_TEST
-START_TEST(recv_eintr_retried) { check_fault(F_RECV, EINTR, 0); }
+START_TEST(recv_eintr_retried) {
+  check_fault(F_RECV, EINTR, 0);
+}
 END_TEST
-START_TEST(recv_eagain) { check_fault(F_RECV, EAGAIN, 1); }
+START_TEST(recv_eagain) {
+  check_fault(F_RECV, EAGAIN, 1);
+}
 END_TEST
-START_TEST(recv_enobufs) { check_fault(F_RECV, ENOBUFS, 1); }
+START_TEST(recv_enobufs) {
+  check_fault(F_RECV, ENOBUFS, 1);
+}
 END_TEST
-START_TEST(recv_truncated) { check_fault(F_RECV, ENOSPC, 1); }
+START_TEST(recv_truncated) {
+  check_fault(F_RECV, ENOSPC, 1);
+}
 END_TEST
-START_TEST(wrong_sequence) { check_fault(F_SEQ, 0, 1); }
+START_TEST(wrong_sequence) {
+  check_fault(F_SEQ, 0, 1);
+}
 END_TEST
-START_TEST(wrong_port_id) { check_fault(F_PID, 0, 1); }
+START_TEST(wrong_port_id) {
+  check_fault(F_PID, 0, 1);
+}
 END_TEST
-START_TEST(nlmsg_error_einval) { check_fault(F_NLMSG_ERROR, EINVAL, 1); }
+START_TEST(nlmsg_error_einval) {
+  check_fault(F_NLMSG_ERROR, EINVAL, 1);
+}
 END_TEST
-START_TEST(nlmsg_error_eperm) { check_fault(F_NLMSG_ERROR, EPERM, 1); }
+START_TEST(nlmsg_error_eperm) {
+  check_fault(F_NLMSG_ERROR, EPERM, 1);
+}
 END_TEST
-START_TEST(done_with_error) { check_fault(F_DONE_ERROR, EINTR, 1); }
+START_TEST(done_with_error) {
+  check_fault(F_DONE_ERROR, EINTR, 1);
+}
 END_TEST
-START_TEST(dump_without_done) { check_fault(F_EOF, 0, 1); }
+START_TEST(dump_without_done) {
+  check_fault(F_EOF, 0, 1);
+}
 END_TEST
 
 START_TEST(unavailable_at_start_falls_back_to_proc) {

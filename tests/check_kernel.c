@@ -49,8 +49,8 @@ static void add_block(void *ctx, const char *inst, const uint32_t *counts) {
   struct text *t = ctx;
   size_t used = strlen(t->s);
 
-  used += (size_t)snprintf(t->s + used, sizeof(t->s) - used, "%s%s:",
-                           used ? "\n" : "", inst);
+  used += (size_t)snprintf(t->s + used, sizeof(t->s) - used,
+                           "%s%s:", used ? "\n" : "", inst);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)
     if (counts[st] != 0)
       used += (size_t)snprintf(t->s + used, sizeof(t->s) - used, " %s=%u",
@@ -191,9 +191,9 @@ START_TEST(all_ports_summary_counts_every_socket) {
 END_TEST
 
 START_TEST(configured_ports_filtered_in_kernel) {
-  static const char *const opts[] = {
-      "LocalPort",  "61080", "RemotePort", "61443", "LocalPort", "61999",
-      "RemotePort", "61080", NULL};
+  static const char *const opts[] = {"LocalPort",  "61080",     "RemotePort",
+                                     "61443",      "LocalPort", "61999",
+                                     "RemotePort", "61080",     NULL};
   struct population p = {.n = 0};
 
   enter_netns();
@@ -215,9 +215,9 @@ START_TEST(configured_ports_filtered_in_kernel) {
 END_TEST
 
 START_TEST(every_request_form_agrees) {
-  static const char *const opts[] = {"LocalPort", "61443", "RemotePort",
-                                     "61080",     "ListeningPorts", "true",
-                                     NULL};
+  static const char *const opts[] = {
+      "LocalPort",      "61443", "RemotePort", "61080",
+      "ListeningPorts", "true",  NULL};
   struct population p = {.n = 0};
   char first[65536];
 
@@ -288,11 +288,12 @@ START_TEST(hundreds_of_listening_ports) {
   }
   configure(opts);
   blocks = read_blocks();
-  for (const char *q = blocks; (q = strstr(q, "-local: ESTABLISHED=1 LISTEN=1"));
-       q++)
+  for (const char *q = blocks;
+       (q = strstr(q, "-local: ESTABLISHED=1 LISTEN=1")); q++)
     lines++;
   if (lines != NPORTS) {
-    for (const char *q = blocks; *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : "")
+    for (const char *q = blocks; *q;
+         q = strchr(q, '\n') ? strchr(q, '\n') + 1 : "")
       if (strncmp(strchr(q, ':'), ": ESTABLISHED=1 LISTEN=1", 24) != 0)
         fprintf(stderr, "%.60s\n", q);
   }
@@ -308,9 +309,9 @@ START_TEST(hundreds_of_listening_ports) {
 END_TEST
 
 START_TEST(states_filter_in_kernel) {
-  static const char *const opts[] = {"AllPortsSummary", "true", "LocalPort",
-                                     "61080", "States",
-                                     "CLOSE_WAIT TIME_WAIT", NULL};
+  static const char *const opts[] = {
+      "AllPortsSummary",      "true", "LocalPort", "61080", "States",
+      "CLOSE_WAIT TIME_WAIT", NULL};
   struct population p = {.n = 0};
 
   enter_netns();
@@ -329,7 +330,7 @@ END_TEST
 
 START_TEST(port_ranges_in_kernel) {
   static const char *const opts[] = {"LocalPort", "61000-61100", "LocalPort",
-                                     "61080",     "RemotePort", "61400-61500",
+                                     "61080",     "RemotePort",  "61400-61500",
                                      NULL};
   struct population p = {.n = 0};
 

@@ -193,7 +193,7 @@ START_TEST(port_ranges) {
   ck_assert_int_eq(apply("LocalPort", "8000-8099"), 0);
   ck_assert_int_eq(apply("RemotePort", " 30000 - 32767 "), 0);
   ck_assert_int_eq(apply("LocalPort", "8000-8099"), 0); /* same: one */
-  ck_assert_int_eq(apply("LocalPort", "443-443"), 0);  /* a single port */
+  ck_assert_int_eq(apply("LocalPort", "443-443"), 0);   /* a single port */
   ck_assert_int_eq(nwarn, 0);
   ck_assert_uint_eq(c.pt.nranges, 2);
   ck_assert_uint_eq(c.pt.ranges[0].lo, 8000);

@@ -59,9 +59,12 @@ static void read_sockets(const uint16_t (*socks)[3], size_t n) {
 
 START_TEST(counts_local_remote_and_total) {
   static const uint16_t socks[][3] = {
-      {80, 0, TCS_LISTEN},         {80, 0, TCS_LISTEN}, /* v4 + v6 */
-      {80, 40000, TCS_ESTABLISHED}, {80, 40001, TCS_ESTABLISHED},
-      {40002, 80, TCS_ESTABLISHED}, {8080, 8080, TCS_ESTABLISHED},
+      {80, 0, TCS_LISTEN},
+      {80, 0, TCS_LISTEN}, /* v4 + v6 */
+      {80, 40000, TCS_ESTABLISHED},
+      {80, 40001, TCS_ESTABLISHED},
+      {40002, 80, TCS_ESTABLISHED},
+      {8080, 8080, TCS_ESTABLISHED},
       {22, 50000, 6 /* TIME_WAIT */},
   };
   ck_assert_int_eq(pt_configure(&c.pt, 80, PT_LOCAL), 0);
@@ -81,8 +84,8 @@ START_TEST(counts_local_remote_and_total) {
 END_TEST
 
 START_TEST(auto_listening_port_lifecycle) {
-  static const uint16_t with_listener[][3] = {
-      {9000, 0, TCS_LISTEN}, {9000, 1234, TCS_ESTABLISHED}};
+  static const uint16_t with_listener[][3] = {{9000, 0, TCS_LISTEN},
+                                              {9000, 1234, TCS_ESTABLISHED}};
   static const uint16_t without[][3] = {{9000, 1234, TCS_ESTABLISHED}};
   static const uint16_t other[][3] = {{7000, 0, TCS_LISTEN},
                                       {9000, 0, TCS_LISTEN}};

@@ -143,8 +143,7 @@ START_TEST(message_claims_more_than_buffer) {
   nlbuf_socket(&b, TCPDIAG_GETSOCK, SEQ, PID, 22, 1000, 1);
   nlbuf_socket(&b, TCPDIAG_GETSOCK, SEQ, PID, 23, 1000, 1);
   /* Cut the second message short. */
-  ck_assert_int_eq(diag_parse_reply(&r, b.data, b.len - 20),
-                   DIAG_PARSE_ERROR);
+  ck_assert_int_eq(diag_parse_reply(&r, b.data, b.len - 20), DIAG_PARSE_ERROR);
   ck_assert_int_eq(r.error, EBADMSG);
   ck_assert_int_eq(nseen, 0); /* nothing counted from a broken buffer */
 }

@@ -43,9 +43,9 @@ static int apply_options(struct tc_collector *c, const struct cli_args *a) {
   char err[512];
 
   for (size_t i = 0; i < a->noptions; i++) {
-    const struct cli_option *o = &a->options[i];
+    struct cli_option *o = &a->options[i];
 
-    if (tc_option_apply(c, o->key, o->value, warn_option, (void *)o, err,
+    if (tc_option_apply(c, o->key, o->value, warn_option, o, err,
                         sizeof(err)) != 0) {
       fprintf(stderr, CLI_NAME ": %s \"%s\": %s\n", o->flag, o->arg, err);
       return EXIT_USAGE;

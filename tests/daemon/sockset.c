@@ -329,8 +329,7 @@ int main(void) {
     char verb[16];
     unsigned port;
     const char *err = "usage: listen|unlisten|connect PORT";
-    if (sscanf(line, "%15s %u", verb, &port) == 2 && port >= 1 &&
-        port <= 65535)
+    if (sscanf(line, "%15s %u", verb, &port) == 2 && port >= 1 && port <= 65535)
       err = run_command(verb, (uint16_t)port);
     if (err != NULL)
       printf("error: %s\n", err);
