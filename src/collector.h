@@ -47,7 +47,9 @@ struct tc_collector {
   char error[160];      /* what the last failed read hit */
 };
 
-/* io: diag_io_kernel, or a test's seam. */
+/* io: diag_io_kernel, or a test's seam. Opens no socket: the first
+ * tc_read() does, in the network namespace the calling thread is in then
+ * (the CLI enters a namespace between tc_init and the first read). */
 int tc_init(struct tc_collector *c, const struct diag_io *io);
 void tc_destroy(struct tc_collector *c);
 

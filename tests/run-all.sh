@@ -24,7 +24,7 @@ run_build() { # dir, configure args..., -- make args...
 
 echo "== build with gcc, full suite"
 run_build "$top/build-check" CC=gcc --
-echo "== build with clang and ASan/UBSan, unit and kernel tests"
+echo "== build with clang and ASan/UBSan: unit, kernel and CLI tests"
 run_build "$top/build-asan" CC=clang --enable-sanitizers -- \
-  TESTS='$(UNIT_TESTS)'
+  TESTS='$(UNIT_TESTS) $(CLI_TESTS)'
 echo "== all test runs passed"
