@@ -8,6 +8,7 @@ packages=(
   libmnl-dev check linux-libc-dev systemtap-sdt-dev
   collectd-core collectd-dev
   iproute2 nftables strace valgrind procps python3 libpython3.11
+  rrdtool librrd8 graphite-carbon python3-whisper libgcrypt20
 )
 missing=()
 for p in "${packages[@]}"; do
