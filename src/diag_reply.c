@@ -4,6 +4,8 @@
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <limits.h>
+#include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -47,7 +49,8 @@ static int on_error(const struct nlmsghdr *nlh, void *data) {
     /* An acknowledgement: nothing more will come. */
     return MNL_CB_STOP;
   }
-  errno = e->error < 0 ? -e->error : e->error;
+  /* -INT_MIN does not fit an int: no errno is that. */
+  errno = e->error == INT_MIN ? EPROTO : e->error < 0 ? -e->error : e->error;
   return MNL_CB_ERROR;
 }
 
@@ -60,7 +63,7 @@ static int on_done(const struct nlmsghdr *nlh, void *data) {
   if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(status))
     memcpy(&status, mnl_nlmsg_get_payload(nlh), sizeof(status));
   if (status < 0) {
-    errno = -status;
+    errno = status == INT_MIN ? EPROTO : -status;
     return MNL_CB_ERROR;
   }
   return MNL_CB_STOP;
@@ -81,14 +84,24 @@ static mnl_cb_t control_cbs[NLMSG_MIN_TYPE] = {
 };
 
 /* mnl_cb_run2 stops quietly at a message that claims more bytes than are
- * left; check first that the messages tile the buffer exactly. */
-static int check_framing(const void *buf, size_t len) {
-  const struct nlmsghdr *nlh = buf;
-  int left = (int)len;
+ * left, and libmnl's mnl_nlmsg_ok() compares lengths as int, so a length
+ * of 2^31 or more would pass it. Check first, in size_t, that the messages
+ * tile the buffer exactly. */
+static int check_framing(const uint8_t *buf, size_t len) {
+  size_t off = 0;
 
-  while (mnl_nlmsg_ok(nlh, left))
-    nlh = mnl_nlmsg_next(nlh, &left);
-  return left == 0 ? 0 : EBADMSG;
+  while (len - off >= sizeof(struct nlmsghdr)) {
+    uint32_t mlen;
+
+    memcpy(&mlen, buf + off + offsetof(struct nlmsghdr, nlmsg_len),
+           sizeof(mlen));
+    if (mlen < sizeof(struct nlmsghdr) || mlen > len - off)
+      return EBADMSG;
+    off += mlen;
+    /* The last message's padding may be absent. */
+    off = NLMSG_ALIGN(off) < len ? NLMSG_ALIGN(off) : len;
+  }
+  return off == len ? 0 : EBADMSG;
 }
 
 enum diag_parse_result diag_parse_reply(struct diag_reply *r, const void *buf,

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -210,6 +211,37 @@ START_TEST(callback_error_stops) {
 }
 END_TEST
 
+START_TEST(int_min_error_is_not_negated) {
+  struct diag_reply r = reply(TCPDIAG_GETSOCK);
+
+  nlbuf_error(&b, SEQ, PID, INT_MIN);
+  ck_assert_int_eq(diag_parse_reply(&r, b.data, b.len), DIAG_PARSE_ERROR);
+  ck_assert_int_eq(r.error, EPROTO);
+  setup();
+  nlbuf_done(&b, SEQ, PID, INT_MIN);
+  ck_assert_int_eq(diag_parse_reply(&r, b.data, b.len), DIAG_PARSE_ERROR);
+  ck_assert_int_eq(r.error, EPROTO);
+}
+END_TEST
+
+START_TEST(length_of_two_gigabytes_rejected) {
+  /* libmnl compares lengths as int: 2^31 and more must not get through. */
+  static const uint32_t lens[] = {0x80000000u, 0xfffffffdu, 0xffffffffu};
+  for (size_t i = 0; i < 3; i++) {
+    struct diag_reply r = reply(TCPDIAG_GETSOCK);
+    struct nlmsghdr *nlh;
+
+    setup();
+    nlbuf_socket(&b, TCPDIAG_GETSOCK, SEQ, PID, 22, 1000, 1);
+    nlh = (struct nlmsghdr *)b.data;
+    nlh->nlmsg_len = lens[i];
+    ck_assert_int_eq(diag_parse_reply(&r, b.data, b.len), DIAG_PARSE_ERROR);
+    ck_assert_int_eq(r.error, EBADMSG);
+    ck_assert_int_eq(nseen, 0);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("reply");
   TCase *tc = tcase_create("reply");
@@ -232,6 +264,8 @@ int main(void) {
   tcase_add_test(tc, noop_ignored_overrun_fails);
   tcase_add_test(tc, empty_buffer);
   tcase_add_test(tc, callback_error_stops);
+  tcase_add_test(tc, int_min_error_is_not_negated);
+  tcase_add_test(tc, length_of_two_gigabytes_rejected);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
