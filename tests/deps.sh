@@ -5,6 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   build-essential autoconf automake libtool pkg-config clang
+  libclang-rt-14-dev util-linux
   libmnl-dev check linux-libc-dev systemtap-sdt-dev
   collectd-core collectd-dev
   iproute2 nftables strace valgrind procps python3 libpython3.11

@@ -27,4 +27,6 @@ run_build "$top/build-check" CC=gcc --
 echo "== build with clang and ASan/UBSan: unit, kernel and CLI tests"
 run_build "$top/build-asan" CC=clang --enable-sanitizers -- \
   TESTS='$(UNIT_TESTS) $(CLI_TESTS)'
+echo "== fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-60} s"
+(cd "$top/build-check" && make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}")
 echo "== all test runs passed"

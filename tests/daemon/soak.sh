@@ -1,0 +1,262 @@
+#!/bin/bash
+# Soak: collectd with the plugin at Interval 1 for SOAK_SECONDS in a
+# private network namespace holding SOAK_SOCKETS sockets (default 100k,
+# held by tests/daemon/churn worker processes), with some churn on top
+# (tests/daemon/churn run: aborted and graceful closes, TIME_WAIT) and a
+# listener that comes and goes every 20 s (filter rebuilt, slot freed).
+# Two daemons: "filter" (listening ports + LocalPort/RemotePort: the
+# kernel filter keeps part of the sockets, plus a <Namespace> block for a
+# second namespace holding 1,000 connections on 8080) and "summary" (the
+# same ports plus AllPortsSummary: every socket crosses into user space in
+# every read).
+#
+# Every SOAK_SAMPLE seconds (default 5) it samples each daemon's RSS
+# (VmRSS), open descriptors (/proc/PID/fd) and CPU time. Passes if, for
+# both daemons: after the warm-up (SOAK_WARMUP, default a quarter of the
+# run, at most 60 s) RSS stays within SOAK_RSS_KIB (default 1024 KiB,
+# i.e. 1 MiB) from its lowest to its highest sample and the descriptor
+# count never changes; no "failed" line in the log; the daemon lives until
+# SIGTERM and exits 0; it read at least once per 1.5 s; and the static
+# ports' counts are exact in every read.
+#
+# Environment: BUILDDIR, SRCDIR, PLUGIN_SO (as the other daemon tests),
+# SOAK_SECONDS (600), SOAK_SOCKETS (100000), SOAK_SAMPLE (5),
+# SOAK_WARMUP, SOAK_RSS_KIB (1024), SOAK_KEEP=1 (keep the work directory
+# and the samples), SOAK_EXPECT_EXTRA (self-check: added to the expected
+# static ESTABLISHED count; 1 must fail).
+# Exit: 0 pass, 1 fail, 77 skip (not root, collectd missing).
+. "$(dirname "$0")/glue_lib.sh"
+export LC_ALL=C
+: "${SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+SECS=${SOAK_SECONDS:-600}
+N=${SOAK_SOCKETS:-100000}
+SAMPLE=${SOAK_SAMPLE:-5}
+WARMUP=${SOAK_WARMUP:-$((SECS / 4 < 60 ? SECS / 4 : 60))}
+RSS_KIB=${SOAK_RSS_KIB:-1024}
+EXTRA=${SOAK_EXPECT_EXTRA:-0}
+
+ns=tcd-soak-$$
+inner=tcd-soak-inner-$$
+pids=()
+dyn=
+fds_open=()
+cleanup() {
+  local p fd n
+  set +e # never stop half way: the namespace must go
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  for fd in "${fds_open[@]}" $dyn; do eval "exec $fd>&-"; done
+  for n in "$ns" "$inner"; do
+    if [ -e "/run/netns/$n" ]; then
+      for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+      ip netns del "$n" 2>/dev/null
+    fi
+  done
+  wait 2>/dev/null
+  if [ "${SOAK_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else cleanup_glue; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+CHURN=$BUILDDIR/tests/daemon/churn
+if [ ! -x "$CHURN" ]; then
+  CHURN=$WORK/churn
+  ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -o "$CHURN" \
+    "$SRCDIR/tests/daemon/churn.c" || fail "cannot build churn"
+fi
+
+for n in "$ns" "$inner"; do
+  ip netns add "$n" || fail "cannot create a network namespace"
+  ip -n "$n" link set lo up
+  ip netns exec "$n" sysctl -q -w net.ipv4.ip_local_port_range="20000 60999" \
+    net.core.somaxconn=4096 || fail "cannot set sysctls"
+done
+
+# The static set: N sockets in all, two per connection plus 4 listeners:
+# 40% of the connections on 80, 30% on 443, 20% over IPv6 on 8443, 10% on
+# 9100 (a tenth of those half-closed).
+c=$(((N - 4) / 2))
+c80=$((c * 4 / 10)); c443=$((c * 3 / 10)); c8443=$((c * 2 / 10))
+c9100=$((c - c80 - c443 - c8443)); h9100=$((c9100 / 10)); e9100=$((c9100 - h9100))
+held=$((4 + 2 * c))
+# start_gen NAME NETNS ARGS...: a generator reading its stdin from a pipe
+# this script holds (it ends with the script), output in $WORK/NAME.out.
+start_gen() {
+  local name=$1 netns=$2 fd
+  shift 2
+  exec {fd}> >(exec ip netns exec "$netns" "$CHURN" "$@" >"$WORK/$name.out" 2>&1)
+  fds_open+=("$fd")
+  for _ in $(seq 600); do grep -q '^ready' "$WORK/$name.out" && return 0; sleep 0.1; done
+  fail "$name: $(cat "$WORK/$name.out")"
+}
+t0=$(date +%s.%N)
+start_gen hold "$ns" hold 80:$c80 443:$c443 6/8443:$c8443 9100:$e9100:$h9100
+grep -q "^ready $held\$" "$WORK/hold.out" || fail "static set: $(cat "$WORK/hold.out"), expected $held"
+echo "static set: $held sockets in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+# Churn on top: 500 aborted + 100 graceful connections a second.
+start_gen inner "$inner" hold 8080:1000
+start_gen run "$ns" run -k 32 -r 500 -g 100 -d 20 5001 5004:g
+
+conf() { # DIR BLOCK-LINES...
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  {
+    cat <<CONF
+Hostname "h"
+FQDNLookup false
+Interval 1
+BaseDir "$dir"
+PIDFile "$dir/collectd.pid"
+PluginDir "$WORK/plugins"
+TypesDB "/usr/share/collectd/types.db"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "$dir/collectd.log"
+</Plugin>
+LoadPlugin csv
+<Plugin csv>
+  DataDir "$dir/csv"
+</Plugin>
+LoadPlugin tcpconns_diag
+<Plugin tcpconns_diag>
+CONF
+    for line in "$@"; do printf '  %s\n' "$line"; done
+    echo "</Plugin>"
+  } >"$dir/collectd.conf"
+}
+block=('ListeningPorts true' 'LocalPort "80"' 'RemotePort "80"' 'LocalPort "8443"'
+  'RemotePort "8443"' 'LocalPort "9100"' 'RemotePort "9100"' 'RemotePort "5004"')
+conf "$WORK/filter" "${block[@]}" '<Namespace "inner">' \
+  "  Path \"/var/run/netns/$inner\"" '  LocalPort "8080"' '</Namespace>'
+conf "$WORK/summary" "${block[@]}" 'AllPortsSummary true'
+names=(filter summary)
+for d in "${names[@]}"; do
+  ip netns exec "$ns" collectd -f -C "$WORK/$d/collectd.conf" >"$WORK/$d/out.txt" 2>&1 &
+  pids+=($!)
+done
+
+# The listener that comes and goes: 20 s on, 20 s off (it ends at EOF on
+# its stdin, a pipe from this script).
+toggle_listener() {
+  if [ -n "$dyn" ]; then
+    eval "exec $dyn>&-"
+    dyn=
+  else
+    exec {dyn}> >(exec ip netns exec "$ns" "$CHURN" hold 9200:3 >/dev/null 2>&1)
+  fi
+}
+
+clk() { awk '{ print $1 }' /proc/uptime; }
+hz=$(getconf CLK_TCK)
+# sample: one line per daemon: t name rss_kib fds cpu_s
+sample() {
+  local now i pid rss nfd cpu
+  now=$(clk)
+  for i in "${!names[@]}"; do
+    pid=${pids[$i]}
+    [ -d "/proc/$pid" ] || fail "${names[$i]}: collectd died: $(tail -5 "$WORK/${names[$i]}/out.txt")"
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+    nfd=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
+    cpu=$(awk -v hz="$hz" '{ print ($14 + $15) / hz }' "/proc/$pid/stat")
+    printf '%s %s %s %s %s\n' "$(awk -v a="$now" -v b="$start" 'BEGIN { printf "%.1f", a - b }')" \
+      "${names[$i]}" "$rss" "$nfd" "$cpu" >>"$WORK/samples"
+  done
+}
+
+start=$(clk)
+echo "soaking ${SECS}s: $held static sockets + churn, samples every ${SAMPLE}s, warm-up ${WARMUP}s"
+next_toggle=20
+next_report=60
+: >"$WORK/samples"
+while :; do
+  el=$(awk -v a="$(clk)" -v b="$start" 'BEGIN { printf "%d", a - b }')
+  [ "$el" -ge "$SECS" ] && break
+  sample
+  if [ "$el" -ge "$next_toggle" ]; then
+    toggle_listener
+    next_toggle=$((next_toggle + 20))
+  fi
+  if [ "$el" -ge "$next_report" ]; then
+    tail -2 "$WORK/samples" | awk '{ printf "  t=%5ss %-7s RSS %6d KiB, %d fds, CPU %.1f s\n", $1, $2, $3, $4, $5 }'
+    next_report=$((next_report + 60))
+  fi
+  sleep "$SAMPLE"
+done
+sample
+[ -n "$dyn" ] && toggle_listener
+
+for p in "${pids[@]}"; do kill -TERM "$p"; done
+rcs=()
+for p in "${pids[@]}"; do
+  rc=0
+  wait "$p" || rc=$?
+  rcs+=("$rc")
+done
+pids=()
+
+# series DIR INSTANCE STATE: one value a line, one line a read.
+series() {
+  cat "$1"/csv/h/tcpconns-"$2"/tcp_connections-"$3"-* 2>/dev/null |
+    grep -v '^epoch' | cut -d, -f2 || true
+}
+# expect_exact DIR INSTANCE STATE=VALUE...: every read, every named state.
+expect_exact() {
+  local dir=$1 inst=$2 spec state want bad
+  shift 2
+  for spec in "$@"; do
+    state=${spec%=*} want=${spec#*=}
+    bad=$(series "$dir" "$inst" "$state" | awk -v w="$want" '$1 + 0 != w { print NR ": " $1 }' | head -3)
+    [ -z "$bad" ] || fail "$(basename "$dir"): $inst $state: expected $want in every read, got (read: value) $bad"
+  done
+}
+
+status=0
+echo "== figures (after a ${WARMUP}s warm-up; $(wc -l <"$WORK/samples") samples)"
+for i in "${!names[@]}"; do
+  d=${names[$i]}
+  out=$(awk -v n="$d" -v w="$WARMUP" -v secs="$SECS" '
+    $2 == n && $1 >= w {
+      k++
+      if (k == 1) { r0 = $3; f0 = $4; c0 = $5; t0 = $1; rmin = rmax = $3; fmin = fmax = $4 }
+      if ($3 < rmin) rmin = $3; if ($3 > rmax) rmax = $3
+      if ($4 < fmin) fmin = $4; if ($4 > fmax) fmax = $4
+      r1 = $3; c1 = $5; t1 = $1
+    }
+    END {
+      printf "%d %d %d %d %d %d %d %.2f", rmin, rmax, r0, r1, fmin, fmax, k,
+        (t1 > t0 ? (c1 - c0) / (t1 - t0) * 100 : 0)
+    }' "$WORK/samples")
+  read -r rmin rmax r0 r1 fmin fmax k cpu <<<"$out"
+  [ "$k" -ge 2 ] || fail "$d: only $k samples after the warm-up"
+  reads=$(series "$WORK/$d" 80-local LISTEN | wc -l)
+  printf '%-7s RSS %d -> %d KiB (min %d, max %d, spread %d KiB); fds %d..%d; CPU %.2f%% of one core; %d reads in %ds; exit %s\n' \
+    "$d" "$r0" "$r1" "$rmin" "$rmax" $((rmax - rmin)) "$fmin" "$fmax" "$cpu" "$reads" "$SECS" "${rcs[$i]}"
+  if [ $((rmax - rmin)) -gt "$RSS_KIB" ]; then
+    echo "FAIL: $d: RSS moved by $((rmax - rmin)) KiB after the warm-up (limit $RSS_KIB KiB)"
+    status=1
+  fi
+  if [ "$fmin" != "$fmax" ]; then
+    echo "FAIL: $d: descriptor count moved between $fmin and $fmax"
+    status=1
+  fi
+  [ "${rcs[$i]}" = 0 ] || { echo "FAIL: $d: exit status ${rcs[$i]} after SIGTERM"; status=1; }
+  if grep -qi failed "$WORK/$d/collectd.log"; then
+    echo "FAIL: $d: the log has failures: $(grep -i failed "$WORK/$d/collectd.log" | head -3)"
+    status=1
+  fi
+  [ "$reads" -ge $((SECS * 2 / 3)) ] || { echo "FAIL: $d: $reads reads in ${SECS}s"; status=1; }
+  expect_exact "$WORK/$d" 80-local LISTEN=1 ESTABLISHED=$((c80 + EXTRA))
+  expect_exact "$WORK/$d" 80-remote ESTABLISHED=$((c80 + EXTRA))
+  expect_exact "$WORK/$d" 8443-local LISTEN=1 ESTABLISHED=$((c8443 + EXTRA))
+  expect_exact "$WORK/$d" 9100-local LISTEN=1 ESTABLISHED=$((e9100 + EXTRA)) CLOSE_WAIT=$h9100
+  expect_exact "$WORK/$d" 9100-remote ESTABLISHED=$((e9100 + EXTRA)) FIN_WAIT2=$h9100
+  expect_exact "$WORK/$d" 443-local LISTEN=1 ESTABLISHED=$((c443 + EXTRA))
+done
+expect_exact "$WORK/filter" inner-8080-local LISTEN=1 ESTABLISHED=$((1000 + EXTRA))
+eval "exec ${fds_open[2]}>&-" # the churn prints its counts at EOF
+for _ in $(seq 50); do grep -q '^total' "$WORK/run.out" && break; sleep 0.1; done
+echo "churn: $(grep '^total' "$WORK/run.out" || echo '(no report)')"
+[ "$status" = 0 ] || fail "soak failed (SOAK_KEEP=1 keeps the samples)"
+echo "ok - ${SECS}s at Interval 1 with $held sockets: RSS and descriptors flat, static counts exact"
+echo "1 passed, 0 failed"
