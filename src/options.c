@@ -152,6 +152,10 @@ static int apply_states(struct tc_collector *c, const char *value, char *err,
   char buf[1024], *save = NULL, *name;
   uint32_t mask = 0;
 
+  if (strlen(value) >= sizeof(buf)) {
+    snprintf(err, errlen, "States: value too long (%zu bytes)", strlen(value));
+    return -1;
+  }
   snprintf(buf, sizeof(buf), "%s", value);
   for (name = strtok_r(buf, " \t", &save); name != NULL;
        name = strtok_r(NULL, " \t", &save)) {
@@ -183,9 +187,12 @@ static int apply_states(struct tc_collector *c, const char *value, char *err,
 
 int tc_option_apply(struct tc_collector *c, const char *key, const char *value,
                     tc_warn_fn warn, void *warn_ctx, char *err, size_t errlen) {
+  if (key == NULL) {
+    snprintf(err, errlen, "an option without a name");
+    return -1;
+  }
   if (value == NULL || value[0] == '\0') {
-    snprintf(err, errlen, "%s \"\": the option needs a value",
-             key ? key : "(null)");
+    snprintf(err, errlen, "%s \"\": the option needs a value", key);
     return -1;
   }
   if (strcasecmp(key, "ListeningPorts") == 0)

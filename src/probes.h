@@ -17,9 +17,11 @@
 #define TCD_PROBE5(name, a, b, c, d, e)                                        \
   DTRACE_PROBE5(tcpconns_diag, name, a, b, c, d, e)
 #else
+/* Evaluate the arguments so a build without probes sees them used. */
 #define TCD_PROBE0(name) ((void)0)
-#define TCD_PROBE3(name, a, b, c) ((void)0)
-#define TCD_PROBE5(name, a, b, c, d, e) ((void)0)
+#define TCD_PROBE3(name, a, b, c) ((void)(a), (void)(b), (void)(c))
+#define TCD_PROBE5(name, a, b, c, d, e)                                        \
+  ((void)(a), (void)(b), (void)(c), (void)(d), (void)(e))
 #endif
 
 #endif

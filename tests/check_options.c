@@ -189,6 +189,18 @@ START_TEST(unknown_state_lists_valid_ones) {
 }
 END_TEST
 
+START_TEST(overlong_states_and_null_key_fail) {
+  char value[1100];
+
+  memset(value, ' ', sizeof(value) - 8);
+  memcpy(value + sizeof(value) - 8, "CLOSED_", 8); /* ends with a NUL */
+  ck_assert_int_eq(apply("States", value), -1);
+  ck_assert_ptr_nonnull(strstr(err, "too long"));
+  ck_assert_uint_eq(c.report_states, TCS_MASK_ALL);
+  ck_assert_int_eq(apply(NULL, "80"), -1);
+}
+END_TEST
+
 START_TEST(port_ranges) {
   ck_assert_int_eq(apply("LocalPort", "8000-8099"), 0);
   ck_assert_int_eq(apply("RemotePort", " 30000 - 32767 "), 0);
@@ -261,6 +273,7 @@ static Suite *options_suite(void) {
   tcase_add_test(tc, explicit_listening_with_ports_stays);
   tcase_add_test(tc, states_replace_then_add);
   tcase_add_test(tc, unknown_state_lists_valid_ones);
+  tcase_add_test(tc, overlong_states_and_null_key_fail);
   tcase_add_test(tc, port_ranges);
   tcase_add_test(tc, bad_port_ranges);
   tcase_add_test(tc, range_counting_overlaps);
