@@ -37,9 +37,8 @@ int tc_init(struct tc_collector *c, const struct diag_io *io) {
 void tc_destroy(struct tc_collector *c) {
   diag_conn_destroy(&c->conn);
   pt_destroy(&c->pt);
-  free(c->bytecode);
+  conn_filter_destroy(&c->filter);
   free(c->procbuf);
-  c->bytecode = NULL;
   c->procbuf = NULL;
 }
 
@@ -185,77 +184,6 @@ unavailable:
   return 0;
 }
 
-/* Rebuilds the connection filter from the ports to keep. Runs after
- * configuration and whenever the set of listening ports changes. */
-/* The configured ranges of one direction, appended to out. */
-static size_t add_ranges(const struct port_table *pt, unsigned flag,
-                         struct bc_range *out) {
-  size_t n = 0;
-
-  for (uint32_t i = 0; i < pt->nranges; i++)
-    if (pt->ranges[i].flags == flag)
-      out[n++] = (struct bc_range){pt->ranges[i].lo, pt->ranges[i].hi};
-  return n;
-}
-
-static size_t ports_to_ranges(const uint16_t *ports, size_t n,
-                              struct bc_range *out) {
-  for (size_t i = 0; i < n; i++)
-    out[i] = (struct bc_range){ports[i], ports[i]};
-  return n;
-}
-
-static int build_filter(struct tc_collector *c) {
-  enum { MAXR = 65536 + PT_MAX_RANGES };
-  uint16_t *ports = NULL;
-  struct bc_range *local = NULL, *remote = NULL;
-  size_t nl, nr, len = 0;
-  uint8_t *bc = NULL;
-  int err = -ENOMEM;
-
-  ports = malloc(65536 * sizeof(*ports));
-  local = malloc(2 * MAXR * sizeof(*local));
-  bc = malloc(BC_MAX_LEN);
-  if (ports == NULL || local == NULL || bc == NULL)
-    goto out;
-  remote = local + MAXR;
-  nl = ports_to_ranges(ports, pt_local_ports(&c->pt, ports), local);
-  nl += add_ranges(&c->pt, PT_LOCAL, local + nl);
-  nr = ports_to_ranges(ports, pt_remote_ports(&c->pt, ports), remote);
-  nr += add_ranges(&c->pt, PT_REMOTE, remote + nr);
-  free(c->bytecode);
-  c->bytecode = NULL;
-  c->bytecode_len = 0;
-  c->filter_unbounded = false;
-  err = bc_compile_ranges(local, nl, remote, nr, c->bc_flags, bc, BC_MAX_LEN,
-                          &len);
-  if (err == -EINVAL) {
-    err = 0; /* no port to keep: no connection dump at all */
-  } else if (err == -E2BIG) {
-    /* Tens of thousands of scattered ports: let everything through and
-     * let the port table pick what it needs. */
-    c->filter_unbounded = true;
-    err = 0;
-  } else if (err == 0) {
-    c->bytecode = realloc(bc, len);
-    if (c->bytecode == NULL) {
-      err = -ENOMEM;
-    } else {
-      c->bytecode_len = len;
-      bc = NULL;
-    }
-  }
-  if (err == 0) {
-    c->filter_built = true;
-    c->pt.filter_dirty = false;
-  }
-out:
-  free(ports);
-  free(local);
-  free(bc);
-  return err;
-}
-
 static int read_netlink(struct tc_collector *c) {
   uint32_t conn_states = c->report_states & TCS_MASK_NOT_LISTEN;
   int err;
@@ -270,23 +198,24 @@ static int read_netlink(struct tc_collector *c) {
     if (err != 0)
       return err;
   }
-  pt_end_discovery(&c->pt);
   if (conn_states == 0)
     return 0; /* States asked for LISTEN only */
 
   if (c->all)
     return run_dump(c, c->source, conn_states, NULL, 0, count_socket);
 
-  if (!c->filter_built || c->pt.filter_dirty) {
-    err = build_filter(c);
+  /* The filter for exactly the ports this read found and is configured
+   * for; recompiled only when they differ from the ones it was built for. */
+  if (!conn_filter_fits(&c->filter, &c->pt, c->bc_flags)) {
+    err = conn_filter_build(&c->filter, &c->pt, c->bc_flags);
     if (err != 0)
       return err;
   }
-  if (c->filter_unbounded)
+  if (c->filter.unbounded)
     return run_dump(c, c->source, conn_states, NULL, 0, count_socket);
-  if (c->bytecode == NULL)
+  if (c->filter.prog == NULL)
     return 0;
-  return run_dump(c, c->source, conn_states, c->bytecode, c->bytecode_len,
+  return run_dump(c, c->source, conn_states, c->filter.prog, c->filter.len,
                   count_socket);
 }
 

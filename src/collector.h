@@ -4,6 +4,7 @@
 #ifndef TCPCONNS_DIAG_COLLECTOR_H
 #define TCPCONNS_DIAG_COLLECTOR_H
 
+#include "conn_filter.h"
 #include "diag_dump.h"
 #include "port_table.h"
 
@@ -37,10 +38,7 @@ struct tc_collector {
   enum tc_source source;
   unsigned bc_flags;
   struct diag_conn conn;
-  uint8_t *bytecode; /* compiled filter; NULL: nothing to keep */
-  size_t bytecode_len;
-  bool filter_built;
-  bool filter_unbounded; /* too many ports for bytecode: dump everything */
+  struct conn_filter filter;
   char *procbuf;
   struct tc_read_stats stats;
   char source_why[160]; /* why this source was chosen, for one log line */

@@ -94,7 +94,7 @@ int pt_configure(struct port_table *pt, uint16_t port, unsigned flag) {
   if (err != 0)
     return err;
   if (!(s->flags & flag))
-    pt->filter_dirty = true;
+    pt->config_gen++;
   s->flags |= (uint8_t)flag;
   return 0;
 }
@@ -114,8 +114,7 @@ void pt_begin_read(struct port_table *pt) {
       pt->free_slots[pt->nfree++] = idx;
       continue;
     }
-    s->flags = (uint8_t)((s->flags & (PT_LOCAL | PT_REMOTE)) |
-                         ((s->flags & PT_LISTENING) ? PT_WAS_LISTENING : 0));
+    s->flags &= (uint8_t)(PT_LOCAL | PT_REMOTE);
     memset(s->local, 0, sizeof(s->local));
     memset(s->remote, 0, sizeof(s->remote));
     s->accept_queue = s->backlog = 0;
@@ -135,19 +134,6 @@ int pt_mark_listening(struct port_table *pt, uint16_t port) {
     return err;
   s->flags |= PT_LISTENING;
   return 0;
-}
-
-void pt_end_discovery(struct port_table *pt) {
-  uint32_t i;
-
-  for (i = 0; i < pt->norder; i++) {
-    const struct pt_slot *s = &pt->slots[pt->order[i]];
-    bool now = (s->flags & PT_LISTENING) != 0;
-    bool before = (s->flags & PT_WAS_LISTENING) != 0;
-
-    if (now != before && !(s->flags & PT_LOCAL))
-      pt->filter_dirty = true;
-  }
 }
 
 size_t pt_local_ports(const struct port_table *pt, uint16_t *out) {
@@ -195,7 +181,7 @@ int pt_configure_range(struct port_table *pt, uint16_t lo, uint16_t hi,
   r[pt->nranges].hi = hi;
   r[pt->nranges].flags = (uint8_t)flag;
   pt->nranges++;
-  pt->filter_dirty = true;
+  pt->config_gen++;
   pt->ranges_dirty = true;
   return 0;
 }

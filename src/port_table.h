@@ -17,8 +17,7 @@
 enum pt_flag {
   PT_LOCAL = 1u << 0,        /* LocalPort configured */
   PT_REMOTE = 1u << 1,       /* RemotePort configured */
-  PT_LISTENING = 1u << 2,    /* a LISTEN socket was seen in this read */
-  PT_WAS_LISTENING = 1u << 3 /* ... in the previous read */
+  PT_LISTENING = 1u << 2, /* a LISTEN socket was seen in this read */
 };
 
 struct pt_slot {
@@ -57,7 +56,7 @@ struct port_table {
   uint32_t cap, used, nfree; /* slots allocated / handed out / on stack */
   uint32_t norder;
   uint32_t total[TCS_COUNT]; /* every socket counted, for "all" */
-  bool filter_dirty; /* the set of ports the kernel filter needs changed */
+  uint32_t config_gen; /* changes with every configured port or range */
   struct pt_range *ranges; /* configured order */
   uint32_t nranges;
   struct pt_range_index range_index[2]; /* [0] local, [1] remote */
@@ -79,16 +78,14 @@ int pt_configure_range(struct port_table *pt, uint16_t lo, uint16_t hi,
 int pt_finish_ranges(struct port_table *pt);
 
 /* Start of a read, as upstream's reset: drop slots that are neither
- * configured nor listening in the last read, clear counts and LISTENING. */
+ * configured nor flagged listening by the last read, clear counts and
+ * LISTENING. What a failed read flagged only keeps a slot one read longer;
+ * this read's discovery alone decides what listens now. */
 void pt_begin_read(struct port_table *pt);
 
 /* A LISTEN socket on port was seen: give it a slot (newest first) and flag
  * it. Returns 0, or -ENOMEM. */
 int pt_mark_listening(struct port_table *pt, uint16_t port);
-
-/* After listening discovery: set filter_dirty if a port started or stopped
- * listening compared to the previous read. */
-void pt_end_discovery(struct port_table *pt);
 
 static inline void pt_count_ranges(struct port_table *pt,
                                    const struct pt_range_index *ri,

@@ -1,6 +1,7 @@
 /* Flat tables: counting, upstream's entry lifecycle, the filter's port
  * lists and the dispatch list. */
 #include "dispatch_list.h"
+#include "bytecode.h"
 #include "port_table.h"
 
 #include <check.h>
@@ -42,7 +43,11 @@ static const char *blocks_of(void) {
   return b.text;
 }
 
-/* One simulated read: listeners, then connections (sport, dport, state). */
+/* Whether the last read_sockets() had to compile a new filter. */
+static bool rebuilt;
+
+/* One simulated read: listeners, then the filter (as the collector does),
+ * then connections (sport, dport, state). */
 static void read_sockets(const uint16_t (*socks)[3], size_t n) {
   pt_begin_read(&c.pt);
   for (size_t i = 0; i < n; i++)
@@ -51,7 +56,9 @@ static void read_sockets(const uint16_t (*socks)[3], size_t n) {
         ck_assert_int_eq(pt_mark_listening(&c.pt, socks[i][0]), 0);
       pt_count(&c.pt, socks[i][0], socks[i][1], TCS_LISTEN);
     }
-  pt_end_discovery(&c.pt);
+  rebuilt = !conn_filter_fits(&c.filter, &c.pt, 0);
+  if (rebuilt)
+    ck_assert_int_eq(conn_filter_build(&c.filter, &c.pt, 0), 0);
   for (size_t i = 0; i < n; i++)
     if (socks[i][2] != TCS_LISTEN)
       pt_count(&c.pt, socks[i][0], socks[i][1], (uint8_t)socks[i][2]);
@@ -93,13 +100,12 @@ START_TEST(auto_listening_port_lifecycle) {
   c.listening = true;
   read_sockets(with_listener, 2);
   ck_assert_str_eq(blocks_of(), "9000-local:1/1");
-  ck_assert(c.pt.filter_dirty);
-  c.pt.filter_dirty = false;
+  ck_assert(rebuilt);
 
   /* Not listening any more: not dispatched, no zeros. */
   read_sockets(without, 1);
   ck_assert_str_eq(blocks_of(), "");
-  ck_assert(c.pt.filter_dirty);
+  ck_assert(rebuilt);
   ck_assert_uint_ne(c.pt.slot_of[9000], 0); /* kept one more read */
 
   /* Freed at the next reset; listening again makes it the newest. */
@@ -118,10 +124,35 @@ START_TEST(listening_port_keeps_position_while_listening) {
   read_sockets(a, 1);
   read_sockets(ab, 2);
   ck_assert_str_eq(blocks_of(), "200-local:0/1 100-local:0/1");
-  c.pt.filter_dirty = false;
   read_sockets(ab, 2);
-  ck_assert(!c.pt.filter_dirty); /* same listening set: no rebuild */
+  ck_assert(!rebuilt); /* same listening set: no rebuild */
   ck_assert_str_eq(blocks_of(), "200-local:0/1 100-local:0/1");
+}
+END_TEST
+
+/* Issue 9's scenario: a listener dump fails after its first buffer flagged
+ * a new listening port, so that read never reaches the filter. The next
+ * read sees the same port listen again: its filter must keep the port,
+ * although "listening before and now" looks like nothing changed. */
+START_TEST(failed_discovery_leaves_no_stale_filter) {
+  static const uint16_t old[][3] = {{100, 0, TCS_LISTEN}};
+  static const uint16_t both[][3] = {{100, 0, TCS_LISTEN},
+                                     {200, 0, TCS_LISTEN}};
+
+  c.listening = true;
+  read_sockets(old, 1);
+  ck_assert(conn_filter_fits(&c.filter, &c.pt, 0));
+  /* The failed read: discovery flags 200, then the dump fails. */
+  pt_begin_read(&c.pt);
+  ck_assert_int_eq(pt_mark_listening(&c.pt, 100), 0);
+  ck_assert_int_eq(pt_mark_listening(&c.pt, 200), 0);
+  /* The next read: 200 still listens; the old filter lacks it. */
+  read_sockets(both, 2);
+  ck_assert(rebuilt);
+  ck_assert(conn_filter_fits(&c.filter, &c.pt, 0));
+  ck_assert((c.filter.local_bits[200 / 32] >> (200 % 32)) & 1u);
+  /* Other flags give another program. */
+  ck_assert(!conn_filter_fits(&c.filter, &c.pt, BC_NO_EQ));
 }
 END_TEST
 
@@ -205,6 +236,7 @@ int main(void) {
   tcase_add_test(tc, counts_local_remote_and_total);
   tcase_add_test(tc, auto_listening_port_lifecycle);
   tcase_add_test(tc, listening_port_keeps_position_while_listening);
+  tcase_add_test(tc, failed_discovery_leaves_no_stale_filter);
   tcase_add_test(tc, remote_only_port_local_block_needs_listening);
   tcase_add_test(tc, configured_port_sent_with_zeros);
   tcase_add_test(tc, filter_port_lists);
