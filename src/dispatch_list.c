@@ -1,23 +1,30 @@
 #include "dispatch_list.h"
 
-#include <stdio.h>
+#include "instance_name.h"
 
-void tc_for_each_block(const struct tc_collector *c, tc_block_fn fn,
-                       void *ctx) {
+void tc_for_each_block(const struct tc_collector *c, const char *name,
+                       tc_block_fn fn, void *ctx) {
   const struct port_table *pt = &c->pt;
-  char instance[32];
+  struct instance_id id = {.name = name};
+  char instance[64];
 
-  if (c->all)
-    fn(ctx, "all", pt->total);
+  if (c->all) {
+    id.kind = INSTANCE_ALL;
+    instance_format(instance, sizeof(instance), &id);
+    fn(ctx, instance, pt->total);
+  }
   for (uint32_t i = 0; i < pt->norder; i++) {
     const struct pt_slot *s = &pt->slots[pt->order[i]];
 
+    id.lo = id.hi = s->port;
     if (pt_send_local(s, c->listening)) {
-      snprintf(instance, sizeof(instance), "%u-local", (unsigned)s->port);
+      id.kind = INSTANCE_LOCAL;
+      instance_format(instance, sizeof(instance), &id);
       fn(ctx, instance, s->local);
     }
     if (pt_send_remote(s)) {
-      snprintf(instance, sizeof(instance), "%u-remote", (unsigned)s->port);
+      id.kind = INSTANCE_REMOTE;
+      instance_format(instance, sizeof(instance), &id);
       fn(ctx, instance, s->remote);
     }
   }
@@ -25,16 +32,19 @@ void tc_for_each_block(const struct tc_collector *c, tc_block_fn fn,
   for (uint32_t i = 0; i < pt->nranges; i++) {
     const struct pt_range *r = &pt->ranges[i];
 
-    snprintf(instance, sizeof(instance), "%u-%u-%s", (unsigned)r->lo,
-             (unsigned)r->hi, r->flags == PT_LOCAL ? "local" : "remote");
+    id.kind = r->flags == PT_LOCAL ? INSTANCE_LOCAL : INSTANCE_REMOTE;
+    id.lo = r->lo;
+    id.hi = r->hi;
+    instance_format(instance, sizeof(instance), &id);
     fn(ctx, instance, r->counts);
   }
 }
 
-void tc_for_each_queue(const struct tc_collector *c, tc_queue_fn fn,
-                       void *ctx) {
+void tc_for_each_queue(const struct tc_collector *c, const char *name,
+                       tc_queue_fn fn, void *ctx) {
   const struct port_table *pt = &c->pt;
-  char instance[32];
+  struct instance_id id = {.name = name, .kind = INSTANCE_LOCAL};
+  char instance[64];
 
   if (!c->report_accept_queue || c->source == TC_SRC_PROC)
     return;
@@ -42,7 +52,8 @@ void tc_for_each_queue(const struct tc_collector *c, tc_queue_fn fn,
     const struct pt_slot *s = &pt->slots[pt->order[i]];
 
     if (pt_send_local(s, c->listening) && s->local[TCS_LISTEN] > 0) {
-      snprintf(instance, sizeof(instance), "%u-local", (unsigned)s->port);
+      id.lo = id.hi = s->port;
+      instance_format(instance, sizeof(instance), &id);
       fn(ctx, instance, s->accept_queue, s->backlog);
     }
   }

@@ -9,17 +9,20 @@
 #include <stdint.h>
 
 /* Called per block with its plugin instance ("all", "80-local",
- * "8080-remote") and its counts indexed by state (TCS_MIN..TCS_MAX). */
+ * "8080-remote"; "NAME-80-local" with a name) and its counts indexed by
+ * state (TCS_MIN..TCS_MAX). name: the <Namespace> block's, or NULL. */
 typedef void (*tc_block_fn)(void *ctx, const char *plugin_instance,
                             const uint32_t *counts);
 
-void tc_for_each_block(const struct tc_collector *c, tc_block_fn fn, void *ctx);
+void tc_for_each_block(const struct tc_collector *c, const char *name,
+                       tc_block_fn fn, void *ctx);
 
 /* With ReportAcceptQueue: per reported local port that has listeners, the
  * accept queue length and the backlog limit, summed over its listeners. */
 typedef void (*tc_queue_fn)(void *ctx, const char *plugin_instance,
                             uint32_t accept_queue, uint32_t backlog);
 
-void tc_for_each_queue(const struct tc_collector *c, tc_queue_fn fn, void *ctx);
+void tc_for_each_queue(const struct tc_collector *c, const char *name,
+                       tc_queue_fn fn, void *ctx);
 
 #endif

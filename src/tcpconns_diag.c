@@ -10,6 +10,7 @@
 
 #include "collector.h"
 #include "dispatch_list.h"
+#include "instance_name.h"
 #include "netns_io.h"
 #include "options.h"
 
@@ -110,33 +111,25 @@ static int apply_option(struct instance *in, const oconfig_item_t *child) {
   return 0;
 }
 
-/* A name goes into plugin instances ("NAME-80-local"): keep it plain. */
-static bool valid_namespace_name(const char *name) {
-  size_t n = strlen(name);
-
-  if (n == 0 || n >= 48)
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    char ch = name[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-          (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-      return false;
-  }
-  return true;
-}
-
 static int config_namespace(const oconfig_item_t *ci) {
   struct instance *in, **grown;
   bool has_target = false;
+  const char *why = NULL;
 
-  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING ||
-      !valid_namespace_name(ci->values[0].value.string)) {
-    ERROR(PLUGIN_NAME " plugin: <Namespace> needs one name made of letters, "
-                      "digits, '_', '.' and '-', as in <Namespace \"web1\">.");
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
+    ERROR(PLUGIN_NAME " plugin: <Namespace> needs one name, as in "
+                      "<Namespace \"web1\">.");
+    return -1;
+  }
+  /* The name prefixes every instance of the block: it must keep them
+   * apart from the host's and from every other block's. */
+  if (!instance_name_valid(ci->values[0].value.string, &why)) {
+    ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: invalid name: %s.",
+          ci->values[0].value.string, why);
     return -1;
   }
   for (size_t i = 0; i < nnamespaces; i++)
-    if (strcmp(namespaces[i]->name, ci->values[0].value.string) == 0) {
+    if (strcasecmp(namespaces[i]->name, ci->values[0].value.string) == 0) {
       ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\"> given twice.",
             ci->values[0].value.string);
       return -1;
@@ -260,20 +253,15 @@ static int tcd_init(void) {
 
 /* --- dispatch -------------------------------------------------------- */
 
-static void dispatch_one(const struct instance *in, const char *instance,
-                         const char *type, const char *type_instance,
-                         gauge_t value) {
+static void dispatch_one(const char *instance, const char *type,
+                         const char *type_instance, gauge_t value) {
   value_list_t vl = VALUE_LIST_INIT;
   value_t v = {.gauge = value};
 
   vl.values = &v;
   vl.values_len = 1;
   snprintf(vl.plugin, sizeof(vl.plugin), "tcpconns");
-  if (in->name[0] != '\0')
-    snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s-%s", in->name,
-             instance);
-  else
-    snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s", instance);
+  snprintf(vl.plugin_instance, sizeof(vl.plugin_instance), "%s", instance);
   snprintf(vl.type, sizeof(vl.type), "%s", type);
   snprintf(vl.type_instance, sizeof(vl.type_instance), "%s", type_instance);
   plugin_dispatch_values(&vl);
@@ -285,24 +273,26 @@ static void submit_block(void *ctx, const char *instance,
 
   for (int state = TCS_MIN; state <= TCS_MAX; state++)
     if (in->collector.report_states & (1u << state))
-      dispatch_one(in, instance, "tcp_connections", tcs_names[state],
+      dispatch_one(instance, "tcp_connections", tcs_names[state],
                    (gauge_t)counts[state]);
 }
 
 static void submit_queue(void *ctx, const char *instance, uint32_t accept_queue,
                          uint32_t backlog) {
-  const struct instance *in = ctx;
-
-  dispatch_one(in, instance, "queue_length", "accept", (gauge_t)accept_queue);
-  dispatch_one(in, instance, "queue_length", "backlog", (gauge_t)backlog);
+  (void)ctx;
+  dispatch_one(instance, "queue_length", "accept", (gauge_t)accept_queue);
+  dispatch_one(instance, "queue_length", "backlog", (gauge_t)backlog);
 }
 
 static void submit_self(const struct instance *in) {
   const struct tc_read_stats *st = &in->collector.stats;
+  struct instance_id id = {.name = in->name, .kind = INSTANCE_SELF};
+  char self[64];
 
-  dispatch_one(in, "self", "duration", "read", (gauge_t)st->nanoseconds / 1e9);
-  dispatch_one(in, "self", "count", "sockets", (gauge_t)st->diag.sockets);
-  dispatch_one(in, "self", "count", "recvmsg", (gauge_t)st->diag.recv_calls);
+  instance_format(self, sizeof(self), &id);
+  dispatch_one(self, "duration", "read", (gauge_t)st->nanoseconds / 1e9);
+  dispatch_one(self, "count", "sockets", (gauge_t)st->diag.sockets);
+  dispatch_one(self, "count", "recvmsg", (gauge_t)st->diag.recv_calls);
 }
 
 /* --- read ------------------------------------------------------------ */
@@ -381,8 +371,8 @@ static int read_instance(struct instance *in) {
     INFO(PLUGIN_NAME " plugin: %sreading works again.",
          label(in, lbl, sizeof(lbl)));
   in->last_error = 0;
-  tc_for_each_block(&in->collector, submit_block, in);
-  tc_for_each_queue(&in->collector, submit_queue, in);
+  tc_for_each_block(&in->collector, in->name, submit_block, in);
+  tc_for_each_queue(&in->collector, in->name, submit_queue, in);
   if (in->collector.report_self)
     submit_self(in);
   return 0;

@@ -147,7 +147,7 @@ static int read_text(char *out) {
 
   out[0] = '\0';
   if (err == 0)
-    tc_for_each_block(&c, add_block, out);
+    tc_for_each_block(&c, NULL, add_block, out);
   return err;
 }
 

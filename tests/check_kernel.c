@@ -63,7 +63,7 @@ static const char *read_blocks(void) {
 
   ck_assert_msg(err == 0, "tc_read: %s", c.error);
   memset(&t, 0, sizeof(t));
-  tc_for_each_block(&c, add_block, &t);
+  tc_for_each_block(&c, NULL, add_block, &t);
   return t.s;
 }
 
@@ -375,7 +375,7 @@ START_TEST(accept_queue_of_a_listener_that_never_accepts) {
     cfd[i] = tsock_connect("127.0.0.1", 62500);
   configure(opts);
   ck_assert_str_eq(read_blocks(), "62500-local: ESTABLISHED=7 LISTEN=1");
-  tc_for_each_queue(&c, record_queue, &q);
+  tc_for_each_queue(&c, NULL, record_queue, &q);
   ck_assert_int_eq(q.n, 1);
   ck_assert_str_eq(q.instance, "62500-local");
   ck_assert_uint_eq(q.accept, K);

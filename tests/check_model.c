@@ -613,8 +613,8 @@ static int read_and_check(struct block *b, unsigned long step, const char *op,
   }
   lines_clear(&got_lines);
   lines_clear(&want_lines);
-  tc_for_each_block(&b->c, got_block, b);
-  tc_for_each_queue(&b->c, got_queue, b);
+  tc_for_each_block(&b->c, NULL, got_block, b);
+  tc_for_each_queue(&b->c, NULL, got_queue, b);
   lines_sort(&got_lines);
   model_expect(&b->model, &truth_before[ns], &want_lines);
   if (got_lines.n != want_lines.n)

@@ -39,7 +39,7 @@ static void record_block(void *ctx, const char *instance,
 static const char *blocks_of(void) {
   static struct blocks b;
   memset(&b, 0, sizeof(b));
-  tc_for_each_block(&c, record_block, &b);
+  tc_for_each_block(&c, NULL, record_block, &b);
   return b.text;
 }
 

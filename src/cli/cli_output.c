@@ -52,7 +52,7 @@ void cli_print_json(FILE *out, const struct tc_collector *c) {
   struct json_ctx j = {.out = out, .states = c->report_states, .first = true};
 
   fputc('{', out);
-  tc_for_each_block(c, json_block, &j);
+  tc_for_each_block(c, NULL, json_block, &j);
   fputs("}\n", out);
 }
 
@@ -108,12 +108,12 @@ void cli_print_table(FILE *out, const struct tc_collector *c) {
   t.instance_width = (int)strlen(INSTANCE_HEADER);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)
     t.width[st] = (int)strlen(tcs_names[st]);
-  tc_for_each_block(c, table_measure, &t);
+  tc_for_each_block(c, NULL, table_measure, &t);
 
   fprintf(out, "%-*s", t.instance_width, INSTANCE_HEADER);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)
     if (t.states & (1u << st))
       fprintf(out, " %*s", t.width[st], tcs_names[st]);
   fputc('\n', out);
-  tc_for_each_block(c, table_row, &t);
+  tc_for_each_block(c, NULL, table_row, &t);
 }

@@ -30,7 +30,11 @@ expect_error 'unknown option "Port"' 'Port "80"'
 expect_error 'unexpected block <Foo>' '<Foo "x">' '  LocalPort "80"' '</Foo>'
 expect_error '<Namespace "x">: needs Path' '<Namespace "x">' '  LocalPort "80"' '</Namespace>'
 expect_error '<Namespace "x">: LocalPort "0": invalid port' '<Namespace "x">' '  Path "/var/run/netns/x"' '  LocalPort "0"' '</Namespace>'
-expect_error '<Namespace> needs one name' '<Namespace "a/b">' '  Pid 1' '</Namespace>'
+expect_error '<Namespace "a/b">: invalid name: a name holds only letters' '<Namespace "a/b">' '  Pid 1' '</Namespace>'
+# Names that would make two blocks share a plugin instance (issue 9).
+expect_error '<Namespace "90">: invalid name: a name starts with a letter' '<Namespace "90">' '  Pid 1' '</Namespace>'
+expect_error '<Namespace "web-80">: invalid name' '<Namespace "web-80">' '  Pid 1' '</Namespace>'
+expect_error '<Namespace "self">: invalid name: "all" and "self"' '<Namespace "self">' '  Pid 1' '</Namespace>'
 expect_error 'States "ESTABLISHED FOO": unknown state "FOO"; valid: ESTABLISHED' 'States "ESTABLISHED" "FOO"'
 expect_error 'LocalPort "90-80": invalid port range' 'LocalPort "90-80"'
 

@@ -401,7 +401,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              ref.ranges[i].lo, ref.ranges[i].hi,
              ref.ranges[i].flag == PT_LOCAL ? "local" : "remote");
   unsigned nblocks = 0;
-  tc_for_each_block(&c, on_block, &nblocks);
+  tc_for_each_block(&c, NULL, on_block, &nblocks);
   if (nblocks != nexpected)
     fail("fewer blocks than the reference");
   tc_destroy(&c);
