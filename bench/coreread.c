@@ -32,7 +32,7 @@ static double cpu_us(void) {
 }
 
 int main(int argc, char **argv) {
-  static struct tc_collector c;
+  static struct collector c;
   char err[512];
   int reads = 1, i = 1;
   double c0 = 0, c1 = 0;
@@ -45,21 +45,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: coreread [-r READS] [KEY VALUE]...\n");
     return 2;
   }
-  if (tc_init(&c, &diag_io_kernel) != 0) {
-    fprintf(stderr, "coreread: tc_init failed\n");
+  if (collector_init(&c, &diag_io_kernel) != 0) {
+    fprintf(stderr, "coreread: collector_init failed\n");
     return 1;
   }
   for (; i < argc; i += 2) {
-    if (tc_option_apply(&c, argv[i], argv[i + 1], warn, NULL, err,
+    if (options_apply(&c, argv[i], argv[i + 1], warn, NULL, err,
                         sizeof(err)) != 0) {
       fprintf(stderr, "coreread: %s\n", err);
       return 1;
     }
   }
-  tc_options_finish(&c);
+  options_finish(&c);
   for (int r = 0; r < reads; r++) {
     c0 = cpu_us();
-    int e = tc_read(&c);
+    int e = collector_read(&c);
     c1 = cpu_us();
     if (e != 0) {
       fprintf(stderr, "coreread: %s\n", c.error);
@@ -70,6 +70,6 @@ int main(int argc, char **argv) {
          (unsigned long long)c.stats.diag.sockets,
          (unsigned long long)c.stats.diag.recv_calls,
          (unsigned long long)c.stats.diag.dumps, (unsigned)c.pt.norder);
-  tc_destroy(&c);
+  collector_destroy(&c);
   return 0;
 }

@@ -11,21 +11,21 @@
 #include <sys/socket.h>
 #include <time.h>
 
-const char *tc_source_name(enum tc_source s) {
+const char *read_source_name(enum read_source s) {
   switch (s) {
-  case TC_SRC_LEGACY:
+  case SOURCE_LEGACY:
     return "sock_diag (TCPDIAG_GETSOCK, both families in one dump)";
-  case TC_SRC_V2:
+  case SOURCE_V2:
     return "sock_diag (SOCK_DIAG_BY_FAMILY, one dump per family)";
-  case TC_SRC_PROC:
+  case SOURCE_PROC:
     return "/proc/net/tcp and /proc/net/tcp6";
-  case TC_SRC_UNKNOWN:
+  case SOURCE_UNKNOWN:
   default:
     return "none yet";
   }
 }
 
-int tc_init(struct tc_collector *c, const struct diag_io *io) {
+int collector_init(struct collector *c, const struct diag_io *io) {
   memset(c, 0, sizeof(*c));
   c->allow_eq = true;
   c->allow_proc = true;
@@ -34,7 +34,7 @@ int tc_init(struct tc_collector *c, const struct diag_io *io) {
   return diag_conn_init(&c->conn, io);
 }
 
-void tc_destroy(struct tc_collector *c) {
+void collector_destroy(struct collector *c) {
   diag_conn_destroy(&c->conn);
   pt_destroy(&c->pt);
   conn_filter_destroy(&c->filter);
@@ -46,7 +46,7 @@ void tc_destroy(struct tc_collector *c) {
 
 static int count_socket(void *data, uint16_t sport, uint16_t dport,
                         uint8_t state) {
-  struct tc_collector *c = data;
+  struct collector *c = data;
 
   if (state < TCS_MIN || state > TCS_MAX) {
     c->stats.ignored++;
@@ -58,7 +58,7 @@ static int count_socket(void *data, uint16_t sport, uint16_t dport,
 
 static int count_listener(void *data, uint16_t sport, uint16_t dport,
                           uint8_t state) {
-  struct tc_collector *c = data;
+  struct collector *c = data;
 
   if (state == TCS_LISTEN && c->listening) {
     int err = pt_mark_listening(&c->pt, sport);
@@ -70,7 +70,7 @@ static int count_listener(void *data, uint16_t sport, uint16_t dport,
 
 static void add_queue(void *data, uint16_t sport, uint32_t rqueue,
                       uint32_t wqueue) {
-  struct tc_collector *c = data;
+  struct collector *c = data;
   uint16_t s = c->pt.slot_of[sport];
 
   if (s != 0) {
@@ -81,7 +81,7 @@ static void add_queue(void *data, uint16_t sport, uint32_t rqueue,
 
 /* --- dumps ----------------------------------------------------------- */
 
-static int run_dump(struct tc_collector *c, enum tc_source src, uint32_t states,
+static int run_dump(struct collector *c, enum read_source src, uint32_t states,
                     const uint8_t *bc, size_t bclen, diag_socket_fn fn) {
   diag_queue_fn qfn = NULL;
   struct diag_request req = {
@@ -91,7 +91,7 @@ static int run_dump(struct tc_collector *c, enum tc_source src, uint32_t states,
   /* Accept queues ride on the listener dump at no extra request. */
   if (c->report_accept_queue && fn == count_listener)
     qfn = add_queue;
-  if (src == TC_SRC_LEGACY) {
+  if (src == SOURCE_LEGACY) {
     req.kind = DIAG_REQ_LEGACY;
     return diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
   }
@@ -134,15 +134,15 @@ static bool is_unavailable(int err) {
 /* Finds a request form the kernel accepts, with a filter that uses every
  * op we may emit. LISTEN-only dumps: they never walk the established hash,
  * so probing costs microseconds. */
-static int probe(struct tc_collector *c) {
+static int choose_request_form(struct collector *c) {
   static const struct {
-    enum tc_source src;
+    enum read_source src;
     unsigned flags;
   } forms[] = {
-      {TC_SRC_LEGACY, 0},
-      {TC_SRC_LEGACY, BC_NO_EQ},
-      {TC_SRC_V2, 0},
-      {TC_SRC_V2, BC_NO_EQ},
+      {SOURCE_LEGACY, 0},
+      {SOURCE_LEGACY, BC_NO_EQ},
+      {SOURCE_V2, 0},
+      {SOURCE_V2, BC_NO_EQ},
   };
   /* Ports 1 and 3 and 5-6: exercises EQ (or GE+LE), LE splits and JMP. */
   static const uint16_t ports[] = {1, 3, 5, 6, 9, 11};
@@ -168,7 +168,7 @@ static int probe(struct tc_collector *c) {
       c->bc_flags = forms[i].flags;
       snprintf(c->source_why, sizeof(c->source_why),
                "kernel accepted the %s request with %s filters",
-               forms[i].src == TC_SRC_LEGACY ? "legacy" : "per-family",
+               forms[i].src == SOURCE_LEGACY ? "legacy" : "per-family",
                forms[i].flags & BC_NO_EQ ? "range-only" : "S_EQ/D_EQ");
       return 0;
     }
@@ -178,13 +178,13 @@ static int probe(struct tc_collector *c) {
 unavailable:
   if (!is_unavailable(err) || !c->allow_proc)
     return err;
-  c->source = TC_SRC_PROC;
+  c->source = SOURCE_PROC;
   snprintf(c->source_why, sizeof(c->source_why), "sock_diag unavailable (%s)",
            strerror(-err));
   return 0;
 }
 
-static int read_netlink(struct tc_collector *c) {
+static int read_netlink(struct collector *c) {
   uint32_t conn_states = c->report_states & TCS_MASK_NOT_LISTEN;
   int err;
 
@@ -219,7 +219,7 @@ static int read_netlink(struct tc_collector *c) {
                   count_socket);
 }
 
-static int read_proc(struct tc_collector *c) {
+static int read_proc(struct collector *c) {
   int e4, e6;
 
   if (c->procbuf == NULL) {
@@ -241,7 +241,7 @@ static int read_proc(struct tc_collector *c) {
   return 0;
 }
 
-static int read_once(struct tc_collector *c);
+static int read_once(struct collector *c);
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -249,7 +249,7 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int tc_read(struct tc_collector *c) {
+int collector_read(struct collector *c) {
   uint64_t t0 = now_ns();
   int err;
 
@@ -262,7 +262,7 @@ int tc_read(struct tc_collector *c) {
   return err;
 }
 
-static int read_once(struct tc_collector *c) {
+static int read_once(struct collector *c) {
   int err;
 
   memset(&c->stats, 0, sizeof(c->stats));
@@ -277,15 +277,15 @@ static int read_once(struct tc_collector *c) {
   }
   pt_begin_read(&c->pt);
 
-  if (c->source == TC_SRC_UNKNOWN) {
-    err = probe(c);
+  if (c->source == SOURCE_UNKNOWN) {
+    err = choose_request_form(c);
     if (err != 0) {
       snprintf(c->error, sizeof(c->error), "probing sock_diag failed: %s",
                strerror(-err));
       return err;
     }
   }
-  if (c->source == TC_SRC_PROC) {
+  if (c->source == SOURCE_PROC) {
     err = read_proc(c);
     if (err != 0)
       snprintf(c->error, sizeof(c->error),

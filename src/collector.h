@@ -12,20 +12,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum tc_source {
-  TC_SRC_UNKNOWN, /* not probed yet */
-  TC_SRC_LEGACY,  /* TCPDIAG_GETSOCK: both families in one walk */
-  TC_SRC_V2,      /* SOCK_DIAG_BY_FAMILY, once per family */
-  TC_SRC_PROC,    /* /proc/net/tcp{,6} */
+enum read_source {
+  SOURCE_UNKNOWN, /* not probed yet */
+  SOURCE_LEGACY,  /* TCPDIAG_GETSOCK: both families in one walk */
+  SOURCE_V2,      /* SOCK_DIAG_BY_FAMILY, once per family */
+  SOURCE_PROC,    /* /proc/net/tcp{,6} */
 };
 
-struct tc_read_stats {
+struct read_stats {
   struct diag_dump_stats diag; /* this read's dumps */
   uint64_t ignored;            /* sockets with a state outside 1..11 */
   uint64_t nanoseconds;        /* wall time of the whole read */
 };
 
-struct tc_collector {
+struct collector {
   struct port_table pt;
   bool listening;  /* report listening ports (ListeningPorts) */
   bool all;        /* report the "all" block (AllPortsSummary) */
@@ -35,26 +35,26 @@ struct tc_collector {
   bool states_given;        /* a States option replaced the default */
   bool report_accept_queue; /* ReportAcceptQueue */
   bool report_self;         /* ReportSelf: the plugin's own cost */
-  enum tc_source source;
+  enum read_source source;
   unsigned bc_flags;
   struct diag_conn conn;
   struct conn_filter filter;
   char *procbuf;
-  struct tc_read_stats stats;
+  struct read_stats stats;
   char source_why[160]; /* why this source was chosen, for one log line */
   char error[160];      /* what the last failed read hit */
 };
 
 /* io: diag_io_kernel, or a test's seam. Opens no socket: the first
- * tc_read() does, in the network namespace the calling thread is in then
- * (the CLI enters a namespace between tc_init and the first read). */
-int tc_init(struct tc_collector *c, const struct diag_io *io);
-void tc_destroy(struct tc_collector *c);
+ * collector_read() does, in the network namespace the calling thread is in then
+ * (the CLI enters a namespace between collector_init and the first read). */
+int collector_init(struct collector *c, const struct diag_io *io);
+void collector_destroy(struct collector *c);
 
 /* Fills c->pt for this read. Returns 0, or -errno with c->error set. The
  * first call picks the source (see c->source and c->source_why). */
-int tc_read(struct tc_collector *c);
+int collector_read(struct collector *c);
 
-const char *tc_source_name(enum tc_source s);
+const char *read_source_name(enum read_source s);
 
 #endif

@@ -11,7 +11,7 @@
 
 /* collectd's IS_TRUE: true, yes, on (any case); anything else is false. */
 static int parse_bool(const char *key, const char *value, bool *out,
-                      tc_warn_fn warn, void *warn_ctx) {
+                      options_warn_fn warn, void *warn_ctx) {
   static const char *const yes[] = {"true", "yes", "on"};
   static const char *const no[] = {"false", "no", "off"};
   char msg[256];
@@ -65,7 +65,7 @@ static long atoi_like(const char *s) {
 }
 
 static int parse_port(const char *key, const char *value, uint16_t *port,
-                      tc_warn_fn warn, void *warn_ctx, char *err,
+                      options_warn_fn warn, void *warn_ctx, char *err,
                       size_t errlen) {
   long v = atoi_like(value);
   char msg[256];
@@ -114,8 +114,8 @@ static int looks_like_range(const char *value, long *lo, long *hi) {
   return *p == '\0';
 }
 
-static int apply_port(struct tc_collector *c, const char *name, bool local,
-                      const char *value, tc_warn_fn warn, void *warn_ctx,
+static int apply_port(struct collector *c, const char *name, bool local,
+                      const char *value, options_warn_fn warn, void *warn_ctx,
                       char *err, size_t errlen) {
   unsigned flag = local ? PT_LOCAL : PT_REMOTE;
   uint16_t port;
@@ -147,7 +147,7 @@ static int apply_port(struct tc_collector *c, const char *name, bool local,
 }
 
 /* "ESTABLISHED TIME_WAIT": the states to ask for and report. */
-static int apply_states(struct tc_collector *c, const char *value, char *err,
+static int apply_states(struct collector *c, const char *value, char *err,
                         size_t errlen) {
   char buf[1024], *save = NULL, *name;
   uint32_t mask = 0;
@@ -185,8 +185,8 @@ static int apply_states(struct tc_collector *c, const char *value, char *err,
   return 0;
 }
 
-int tc_option_apply(struct tc_collector *c, const char *key, const char *value,
-                    tc_warn_fn warn, void *warn_ctx, char *err, size_t errlen) {
+int options_apply(struct collector *c, const char *key, const char *value,
+                    options_warn_fn warn, void *warn_ctx, char *err, size_t errlen) {
   if (key == NULL) {
     snprintf(err, errlen, "an option without a name");
     return -1;
@@ -219,7 +219,7 @@ int tc_option_apply(struct tc_collector *c, const char *key, const char *value,
   return -1;
 }
 
-void tc_options_finish(struct tc_collector *c) {
+void options_finish(struct collector *c) {
   if (!c->all && c->pt.norder == 0 && c->pt.nranges == 0)
     c->listening = true;
 }

@@ -9,16 +9,16 @@
 
 #include <stddef.h>
 
-typedef void (*tc_warn_fn)(void *ctx, const char *message);
+typedef void (*options_warn_fn)(void *ctx, const char *message);
 
 /* Applies one option. value is the option's values joined by single spaces,
  * as collectd's simple config API hands them to upstream. Returns 0, or -1
  * with a message naming the option and the value in err. */
-int tc_option_apply(struct tc_collector *c, const char *key, const char *value,
-                    tc_warn_fn warn, void *warn_ctx, char *err, size_t errlen);
+int options_apply(struct collector *c, const char *key, const char *value,
+                    options_warn_fn warn, void *warn_ctx, char *err, size_t errlen);
 
 /* After the last option: with neither AllPortsSummary nor any port, report
  * listening ports (even if ListeningPorts was set to false), as upstream. */
-void tc_options_finish(struct tc_collector *c);
+void options_finish(struct collector *c);
 
 #endif

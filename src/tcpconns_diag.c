@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "collector.h"
-#include "dispatch_list.h"
+#include "report_blocks.h"
 #include "instance_name.h"
 #include "netns_io.h"
 #include "options.h"
@@ -25,9 +25,9 @@
   "ListeningPorts, LocalPort, RemotePort, AllPortsSummary, States, "           \
   "ReportAcceptQueue, ReportSelf and <Namespace>"
 
-struct instance {
+struct ns_reader {
   char name[64]; /* "" for the daemon's own namespace */
-  struct tc_collector collector;
+  struct collector collector;
   bool in_netns;
   struct netns_target target;
   struct diag_io io;
@@ -36,14 +36,14 @@ struct instance {
   bool gone; /* the namespace was missing at the last read */
 };
 
-static struct instance host;
+static struct ns_reader host;
 static bool host_ready;
-static struct instance **namespaces;
+static struct ns_reader **namespaces;
 static size_t nnamespaces;
 static bool config_failed;
 
 static void warn_option(void *ctx, const char *message) {
-  const struct instance *in = ctx;
+  const struct ns_reader *in = ctx;
 
   if (in->name[0] != '\0')
     WARNING(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s", in->name, message);
@@ -56,10 +56,10 @@ static int ensure_host(void) {
 
   if (host_ready)
     return 0;
-  err = tc_init(&host.collector, &diag_io_kernel);
+  err = collector_init(&host.collector, &diag_io_kernel);
   if (err != 0) {
     ERROR(PLUGIN_NAME " plugin: cannot allocate buffers: %s", strerror(-err));
-    tc_destroy(&host.collector);
+    collector_destroy(&host.collector);
     return -1;
   }
   host_ready = true;
@@ -93,14 +93,14 @@ static int join_values(const oconfig_item_t *ci, char *buf, size_t len) {
   return 0;
 }
 
-static int apply_option(struct instance *in, const oconfig_item_t *child) {
+static int apply_option(struct ns_reader *in, const oconfig_item_t *child) {
   char value[1024], err[512];
 
   if (join_values(child, value, sizeof(value)) != 0) {
     ERROR(PLUGIN_NAME " plugin: %s: value too long.", child->key);
     return -1;
   }
-  if (tc_option_apply(&in->collector, child->key, value, warn_option, in, err,
+  if (options_apply(&in->collector, child->key, value, warn_option, in, err,
                       sizeof(err)) != 0) {
     if (in->name[0] != '\0')
       ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s", in->name, err);
@@ -112,7 +112,7 @@ static int apply_option(struct instance *in, const oconfig_item_t *child) {
 }
 
 static int config_namespace(const oconfig_item_t *ci) {
-  struct instance *in, **grown;
+  struct ns_reader *in, **grown;
   bool has_target = false;
   const char *why = NULL;
 
@@ -147,8 +147,8 @@ static int config_namespace(const oconfig_item_t *ci) {
   snprintf(in->name, sizeof(in->name), "%s", ci->values[0].value.string);
   in->in_netns = true;
   netns_io_init(&in->io, &in->target);
-  if (tc_init(&in->collector, &in->io) != 0) {
-    tc_destroy(&in->collector);
+  if (collector_init(&in->collector, &in->io) != 0) {
+    collector_destroy(&in->collector);
     free(in);
     ERROR(PLUGIN_NAME " plugin: out of memory.");
     return -1;
@@ -245,9 +245,9 @@ static int tcd_init(void) {
     return -1;
   if (ensure_host() != 0)
     return -1;
-  tc_options_finish(&host.collector);
+  options_finish(&host.collector);
   for (size_t i = 0; i < nnamespaces; i++)
-    tc_options_finish(&namespaces[i]->collector);
+    options_finish(&namespaces[i]->collector);
   return 0;
 }
 
@@ -269,7 +269,7 @@ static void dispatch_one(const char *instance, const char *type,
 
 static void submit_block(void *ctx, const char *instance,
                          const uint32_t *counts) {
-  const struct instance *in = ctx;
+  const struct ns_reader *in = ctx;
 
   for (int state = TCS_MIN; state <= TCS_MAX; state++)
     if (in->collector.report_states & (1u << state))
@@ -284,8 +284,8 @@ static void submit_queue(void *ctx, const char *instance, uint32_t accept_queue,
   dispatch_one(instance, "queue_length", "backlog", (gauge_t)backlog);
 }
 
-static void submit_self(const struct instance *in) {
-  const struct tc_read_stats *st = &in->collector.stats;
+static void submit_self(const struct ns_reader *in) {
+  const struct read_stats *st = &in->collector.stats;
   struct instance_id id = {.name = in->name, .kind = INSTANCE_SELF};
   char self[64];
 
@@ -297,25 +297,25 @@ static void submit_self(const struct instance *in) {
 
 /* --- read ------------------------------------------------------------ */
 
-static const char *label(const struct instance *in, char *buf, size_t len) {
+static const char *label(const struct ns_reader *in, char *buf, size_t len) {
   if (in->name[0] == '\0')
     return "";
   snprintf(buf, len, "<Namespace \"%s\">: ", in->name);
   return buf;
 }
 
-static void log_source_once(struct instance *in) {
+static void log_source_once(struct ns_reader *in) {
   char lbl[96];
 
-  if (in->source_logged || in->collector.source == TC_SRC_UNKNOWN)
+  if (in->source_logged || in->collector.source == SOURCE_UNKNOWN)
     return;
-  if (in->collector.source == TC_SRC_PROC)
+  if (in->collector.source == SOURCE_PROC)
     WARNING(PLUGIN_NAME " plugin: %sreading from %s: %s.",
-            label(in, lbl, sizeof(lbl)), tc_source_name(in->collector.source),
+            label(in, lbl, sizeof(lbl)), read_source_name(in->collector.source),
             in->collector.source_why);
   else
     INFO(PLUGIN_NAME " plugin: %sreading from %s: %s.",
-         label(in, lbl, sizeof(lbl)), tc_source_name(in->collector.source),
+         label(in, lbl, sizeof(lbl)), read_source_name(in->collector.source),
          in->collector.source_why);
   in->source_logged = true;
 }
@@ -323,7 +323,7 @@ static void log_source_once(struct instance *in) {
 /* A namespace that went away: close its socket (an open socket keeps a
  * dead namespace alive) and report nothing until it is back. Returns
  * false when there is nothing to read. */
-static bool namespace_present(struct instance *in) {
+static bool namespace_present(struct ns_reader *in) {
   switch (netns_check(&in->target)) {
   case NETNS_GONE:
     diag_conn_close(&in->collector.conn);
@@ -350,13 +350,13 @@ static bool namespace_present(struct instance *in) {
   return true;
 }
 
-static int read_instance(struct instance *in) {
+static int read_instance(struct ns_reader *in) {
   char lbl[96];
   int err;
 
   if (in->in_netns && !namespace_present(in))
     return 0;
-  err = tc_read(&in->collector);
+  err = collector_read(&in->collector);
   log_source_once(in);
   if (err != 0) {
     /* Logged once per distinct failure; the next read starts from a fresh
@@ -371,8 +371,8 @@ static int read_instance(struct instance *in) {
     INFO(PLUGIN_NAME " plugin: %sreading works again.",
          label(in, lbl, sizeof(lbl)));
   in->last_error = 0;
-  tc_for_each_block(&in->collector, in->name, submit_block, in);
-  tc_for_each_queue(&in->collector, in->name, submit_queue, in);
+  report_each_block(&in->collector, in->name, submit_block, in);
+  report_each_queue(&in->collector, in->name, submit_queue, in);
   if (in->collector.report_self)
     submit_self(in);
   return 0;
@@ -391,10 +391,10 @@ static int tcd_read(void) {
 
 static int tcd_shutdown(void) {
   if (host_ready)
-    tc_destroy(&host.collector);
+    collector_destroy(&host.collector);
   host_ready = false;
   for (size_t i = 0; i < nnamespaces; i++) {
-    tc_destroy(&namespaces[i]->collector);
+    collector_destroy(&namespaces[i]->collector);
     free(namespaces[i]);
   }
   free(namespaces);

@@ -2,7 +2,7 @@
  * the real kernel in a private namespace. For each: the read fails (or
  * carries on where that is the design), no descriptor is left behind,
  * and the next read gives exact counts again. */
-#include "dispatch_list.h"
+#include "report_blocks.h"
 #include "netns.h"
 #include "options.h"
 
@@ -115,7 +115,7 @@ static void f_close(void *ctx, struct mnl_socket *nl) {
 static const struct diag_io faulty = {
     .open = f_open, .send = f_send, .recv = f_recv, .close = f_close};
 
-static struct tc_collector c;
+static struct collector c;
 static int fds[8];
 
 static int count_fds(void) {
@@ -143,11 +143,11 @@ static void add_block(void *ctx, const char *inst, const uint32_t *counts) {
 }
 
 static int read_text(char *out) {
-  int err = tc_read(&c);
+  int err = collector_read(&c);
 
   out[0] = '\0';
   if (err == 0)
-    tc_for_each_block(&c, NULL, add_block, out);
+    report_each_block(&c, NULL, add_block, out);
   return err;
 }
 
@@ -162,16 +162,16 @@ static void setup(void) {
     fds[1 + 2 * i] = tsock_connect("127.0.0.1", 62100);
     fds[2 + 2 * i] = tsock_accept(fds[0]);
   }
-  ck_assert_int_eq(tc_init(&c, &faulty), 0);
-  ck_assert_int_eq(tc_option_apply(&c, "LocalPort", "62100", warn_ignore, NULL,
+  ck_assert_int_eq(collector_init(&c, &faulty), 0);
+  ck_assert_int_eq(options_apply(&c, "LocalPort", "62100", warn_ignore, NULL,
                                    err, sizeof(err)),
                    0);
-  tc_options_finish(&c);
+  options_finish(&c);
   memset(&fio, 0, sizeof(fio));
 }
 
 static void teardown(void) {
-  tc_destroy(&c);
+  collector_destroy(&c);
   for (int i = 0; i < 5; i++)
     close(fds[i]);
 }
@@ -200,7 +200,7 @@ static void check_fault(enum fault f, int err, int read_fails) {
   }
   ck_assert_int_eq(read_text(text), 0);
   ck_assert_str_eq(text, expected);
-  ck_assert_int_eq(c.source, TC_SRC_LEGACY);
+  ck_assert_int_eq(c.source, SOURCE_LEGACY);
   ck_assert_int_le(count_fds(), before + (f == F_OPEN ? 1 : 0));
 }
 
@@ -264,7 +264,7 @@ START_TEST(unavailable_at_start_falls_back_to_proc) {
   fio = (struct faulty_io){.fault = F_OPEN, .err = EAFNOSUPPORT, .armed = 1};
   ck_assert_int_eq(read_text(text), 0);
   ck_assert_int_eq(fio.armed, 0);
-  ck_assert_int_eq(c.source, TC_SRC_PROC);
+  ck_assert_int_eq(c.source, SOURCE_PROC);
   ck_assert_str_eq(text, expected);
   ck_assert_ptr_nonnull(strstr(c.source_why, "Address family"));
 }
@@ -275,9 +275,9 @@ START_TEST(transient_failure_at_start_retries_netlink) {
 
   fio = (struct faulty_io){.fault = F_RECV, .err = ENOBUFS, .armed = 1};
   ck_assert_int_ne(read_text(text), 0);
-  ck_assert_int_eq(c.source, TC_SRC_UNKNOWN);
+  ck_assert_int_eq(c.source, SOURCE_UNKNOWN);
   ck_assert_int_eq(read_text(text), 0);
-  ck_assert_int_eq(c.source, TC_SRC_LEGACY);
+  ck_assert_int_eq(c.source, SOURCE_LEGACY);
   ck_assert_str_eq(text, expected);
 }
 END_TEST

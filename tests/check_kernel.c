@@ -3,7 +3,7 @@
  * counts per port and state, and that a filtered dump brought only the
  * matching sockets into user space. Needs root (CAP_SYS_ADMIN for
  * unshare); exits 77 (skipped) otherwise. */
-#include "dispatch_list.h"
+#include "report_blocks.h"
 #include "bytecode.h"
 #include "netns.h"
 #include "options.h"
@@ -22,7 +22,7 @@
 #define P_DUAL 61443  /* dual-stack [::] listener, IPv4 clients */
 #define P_QUIET 61999 /* configured, no sockets */
 
-static struct tc_collector c;
+static struct collector c;
 
 static void warn_ignore(void *ctx, const char *m) {
   (void)ctx;
@@ -32,12 +32,12 @@ static void warn_ignore(void *ctx, const char *m) {
 static void configure(const char *const *kv) {
   char err[256];
 
-  ck_assert_int_eq(tc_init(&c, &diag_io_kernel), 0);
+  ck_assert_int_eq(collector_init(&c, &diag_io_kernel), 0);
   for (; kv[0] != NULL; kv += 2)
-    ck_assert_msg(tc_option_apply(&c, kv[0], kv[1], warn_ignore, NULL, err,
+    ck_assert_msg(options_apply(&c, kv[0], kv[1], warn_ignore, NULL, err,
                                   sizeof(err)) == 0,
                   "%s", err);
-  tc_options_finish(&c);
+  options_finish(&c);
 }
 
 struct text {
@@ -59,11 +59,11 @@ static void add_block(void *ctx, const char *inst, const uint32_t *counts) {
 
 static const char *read_blocks(void) {
   static struct text t;
-  int err = tc_read(&c);
+  int err = collector_read(&c);
 
-  ck_assert_msg(err == 0, "tc_read: %s", c.error);
+  ck_assert_msg(err == 0, "collector_read: %s", c.error);
   memset(&t, 0, sizeof(t));
-  tc_for_each_block(&c, NULL, add_block, &t);
+  report_each_block(&c, NULL, add_block, &t);
   return t.s;
 }
 
@@ -142,7 +142,7 @@ static void build_population(struct population *p) {
 static void release(struct population *p) {
   for (int i = 0; i < p->n; i++)
     close(p->fds[i]);
-  tc_destroy(&c);
+  collector_destroy(&c);
 }
 
 static void enter_netns(void) {
@@ -161,7 +161,7 @@ START_TEST(default_block_reports_listening_ports) {
                    "61080-local: ESTABLISHED=3 TIME_WAIT=1 CLOSE_WAIT=1 "
                    "LISTEN=2\n"
                    "61443-local: ESTABLISHED=3 LISTEN=1");
-  ck_assert_int_eq(c.source, TC_SRC_LEGACY);
+  ck_assert_int_eq(c.source, SOURCE_LEGACY);
   /* 3 listeners, then only the 8 server-side sockets on those ports: the
    * kernel kept the 6 client sockets and the FIN_WAIT2 one to itself. */
   ck_assert_uint_eq(c.stats.diag.sockets, 3 + 8);
@@ -225,18 +225,18 @@ START_TEST(every_request_form_agrees) {
   build_population(&p);
   configure(opts);
   snprintf(first, sizeof(first), "%s", read_blocks());
-  ck_assert_int_eq(c.source, TC_SRC_LEGACY);
+  ck_assert_int_eq(c.source, SOURCE_LEGACY);
   ck_assert_uint_eq(c.bc_flags, 0);
 
   /* Range-only bytecode (kernels without S_EQ/D_EQ). */
   c.bc_flags = BC_NO_EQ; /* the filter is compiled again for the flags */
   ck_assert_str_eq(read_blocks(), first);
   /* One dump per family. */
-  c.source = TC_SRC_V2;
+  c.source = SOURCE_V2;
   ck_assert_str_eq(read_blocks(), first);
   ck_assert_uint_eq(c.stats.diag.dumps, 4);
   /* /proc/net/tcp{,6}: no kernel filter, same counts. */
-  c.source = TC_SRC_PROC;
+  c.source = SOURCE_PROC;
   ck_assert_str_eq(read_blocks(), first);
   ck_assert_uint_eq(c.stats.diag.dumps, 0);
   release(&p);
@@ -303,7 +303,7 @@ START_TEST(hundreds_of_listening_ports) {
     close(sfd[i]);
     close(lfd[i]);
   }
-  tc_destroy(&c);
+  collector_destroy(&c);
 }
 END_TEST
 
@@ -375,7 +375,7 @@ START_TEST(accept_queue_of_a_listener_that_never_accepts) {
     cfd[i] = tsock_connect("127.0.0.1", 62500);
   configure(opts);
   ck_assert_str_eq(read_blocks(), "62500-local: ESTABLISHED=7 LISTEN=1");
-  tc_for_each_queue(&c, NULL, record_queue, &q);
+  report_each_queue(&c, NULL, record_queue, &q);
   ck_assert_int_eq(q.n, 1);
   ck_assert_str_eq(q.instance, "62500-local");
   ck_assert_uint_eq(q.accept, K);
@@ -383,7 +383,7 @@ START_TEST(accept_queue_of_a_listener_that_never_accepts) {
   for (int i = 0; i < K; i++)
     close(cfd[i]);
   close(lfd);
-  tc_destroy(&c);
+  collector_destroy(&c);
 }
 END_TEST
 

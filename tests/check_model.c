@@ -15,7 +15,7 @@
  *
  * MODEL_SEED=N replays a run (the seed is printed, and in every failure);
  * MODEL_STEPS=N sets its length. Needs root (exits 77 otherwise). */
-#include "dispatch_list.h"
+#include "report_blocks.h"
 #include "fault_io.h"
 #include "netns.h"
 #include "netns_io.h"
@@ -269,7 +269,7 @@ static void model_expect(const struct model_cfg *m, const struct truth *t,
 struct block {
   const struct block_spec *spec;
   struct model_cfg model;
-  struct tc_collector c;
+  struct collector c;
   struct fault_io faults;
   struct diag_io netns_io;
   struct netns_target target;
@@ -588,7 +588,7 @@ static int read_and_check(struct block *b, unsigned long step, const char *op,
   }
   truth_of(ns, &truth_before[ns]);
   fault_io_arm(&b->faults, &plan);
-  err = tc_read(&b->c);
+  err = collector_read(&b->c);
   truth_of(ns, &truth_after[ns]);
   st.reads++;
   if (b->faults.fired) {
@@ -613,8 +613,8 @@ static int read_and_check(struct block *b, unsigned long step, const char *op,
   }
   lines_clear(&got_lines);
   lines_clear(&want_lines);
-  tc_for_each_block(&b->c, NULL, got_block, b);
-  tc_for_each_queue(&b->c, NULL, got_queue, b);
+  report_each_block(&b->c, NULL, got_block, b);
+  report_each_queue(&b->c, NULL, got_queue, b);
   lines_sort(&got_lines);
   model_expect(&b->model, &truth_before[ns], &want_lines);
   if (got_lines.n != want_lines.n)
@@ -646,12 +646,12 @@ static void setup_blocks(void) {
       inner = &b->netns_io;
     }
     fault_io_init(&b->faults, inner);
-    ck_assert_int_eq(tc_init(&b->c, &b->faults.io), 0);
+    ck_assert_int_eq(collector_init(&b->c, &b->faults.io), 0);
     for (const char *const *kv = b->spec->options; kv[0] != NULL; kv += 2)
-      ck_assert_msg(tc_option_apply(&b->c, kv[0], kv[1], warn_ignore, NULL,
+      ck_assert_msg(options_apply(&b->c, kv[0], kv[1], warn_ignore, NULL,
                                     err, sizeof(err)) == 0,
                     "%s", err);
-    tc_options_finish(&b->c);
+    options_finish(&b->c);
     /* A <Namespace> never falls back to /proc, and neither do these: a
      * fault at the first read must not move them off sock_diag. */
     b->c.allow_proc = false;
@@ -689,7 +689,7 @@ START_TEST(successful_reads_are_exact) {
     ck_assert_msg(st.by_kind[k] > 0 || steps < 500, "fault %s never fired",
                   fault_kind_name((enum fault_kind)k));
   for (size_t i = 0; i < NBLOCKS; i++)
-    tc_destroy(&blocks[i].c);
+    collector_destroy(&blocks[i].c);
   for (int i = 0; i < nsocks; i++)
     close(socks[i].fd);
 }

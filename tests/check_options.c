@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct tc_collector c;
+static struct collector c;
 static char warned[512];
 static int nwarn;
 static char err[512];
@@ -19,18 +19,18 @@ static void record_warning(void *ctx, const char *msg) {
 
 static int apply(const char *key, const char *value) {
   err[0] = '\0';
-  return tc_option_apply(&c, key, value, record_warning, NULL, err,
+  return options_apply(&c, key, value, record_warning, NULL, err,
                          sizeof(err));
 }
 
 static void setup(void) {
-  ck_assert_int_eq(tc_init(&c, &diag_io_kernel), 0);
+  ck_assert_int_eq(collector_init(&c, &diag_io_kernel), 0);
   nwarn = 0;
   warned[0] = '\0';
 }
 
 static void teardown(void) {
-  tc_destroy(&c);
+  collector_destroy(&c);
 }
 
 static const struct pt_slot *slot(uint16_t port) {
@@ -133,7 +133,7 @@ START_TEST(unknown_option_fails) {
 END_TEST
 
 START_TEST(default_reports_listening_ports) {
-  tc_options_finish(&c);
+  options_finish(&c);
   ck_assert(c.listening);
   ck_assert(!c.all);
 }
@@ -141,14 +141,14 @@ END_TEST
 
 START_TEST(listening_false_alone_is_overridden) {
   ck_assert_int_eq(apply("ListeningPorts", "false"), 0);
-  tc_options_finish(&c);
+  options_finish(&c);
   ck_assert(c.listening);
 }
 END_TEST
 
 START_TEST(all_ports_summary_disables_listening_default) {
   ck_assert_int_eq(apply("AllPortsSummary", "true"), 0);
-  tc_options_finish(&c);
+  options_finish(&c);
   ck_assert(!c.listening);
   ck_assert(c.all);
 }
@@ -156,7 +156,7 @@ END_TEST
 
 START_TEST(a_port_disables_listening_default) {
   ck_assert_int_eq(apply("RemotePort", "8080"), 0);
-  tc_options_finish(&c);
+  options_finish(&c);
   ck_assert(!c.listening);
 }
 END_TEST
@@ -165,7 +165,7 @@ START_TEST(explicit_listening_with_ports_stays) {
   ck_assert_int_eq(apply("LocalPort", "80"), 0);
   ck_assert_int_eq(apply("ListeningPorts", "yes"), 0);
   ck_assert_int_eq(apply("AllPortsSummary", "true"), 0);
-  tc_options_finish(&c);
+  options_finish(&c);
   ck_assert(c.listening);
   ck_assert(c.all);
 }
@@ -213,7 +213,7 @@ START_TEST(port_ranges) {
   ck_assert_uint_eq(c.pt.ranges[0].flags, PT_LOCAL);
   ck_assert_uint_eq(c.pt.ranges[1].flags, PT_REMOTE);
   ck_assert_ptr_nonnull(slot(443));
-  tc_options_finish(&c);
+  options_finish(&c);
   ck_assert(!c.listening);
 }
 END_TEST

@@ -1,6 +1,6 @@
 /* Flat tables: counting, upstream's entry lifecycle, the filter's port
  * lists and the dispatch list. */
-#include "dispatch_list.h"
+#include "report_blocks.h"
 #include "bytecode.h"
 #include "port_table.h"
 
@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct tc_collector c;
+static struct collector c;
 
 static void setup(void) {
-  ck_assert_int_eq(tc_init(&c, &diag_io_kernel), 0);
+  ck_assert_int_eq(collector_init(&c, &diag_io_kernel), 0);
 }
 
 static void teardown(void) {
-  tc_destroy(&c);
+  collector_destroy(&c);
 }
 
 /* Records the dispatch list as "instance:ESTABLISHED/LISTEN,..." */
@@ -39,7 +39,7 @@ static void record_block(void *ctx, const char *instance,
 static const char *blocks_of(void) {
   static struct blocks b;
   memset(&b, 0, sizeof(b));
-  tc_for_each_block(&c, NULL, record_block, &b);
+  report_each_block(&c, NULL, record_block, &b);
   return b.text;
 }
 

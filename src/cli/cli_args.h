@@ -11,7 +11,7 @@
 
 enum cli_format { CLI_FORMAT_JSON, CLI_FORMAT_TABLE };
 
-/* One plugin option given as a flag: tc_option_apply(key, value). */
+/* One plugin option given as a flag: options_apply(key, value). */
 struct cli_option {
   const char *flag; /* "--local-port", for messages */
   const char *arg;  /* as given, for messages */

@@ -1,6 +1,6 @@
 #include "cli_output.h"
 
-#include "dispatch_list.h"
+#include "report_blocks.h"
 #include "tcp_state.h"
 
 #include <stdbool.h>
@@ -48,11 +48,11 @@ static void json_block(void *data, const char *instance,
   fputc('}', j->out);
 }
 
-void cli_print_json(FILE *out, const struct tc_collector *c) {
+void cli_print_json(FILE *out, const struct collector *c) {
   struct json_ctx j = {.out = out, .states = c->report_states, .first = true};
 
   fputc('{', out);
-  tc_for_each_block(c, NULL, json_block, &j);
+  report_each_block(c, NULL, json_block, &j);
   fputs("}\n", out);
 }
 
@@ -102,18 +102,18 @@ static void table_row(void *data, const char *instance,
   fputc('\n', t->out);
 }
 
-void cli_print_table(FILE *out, const struct tc_collector *c) {
+void cli_print_table(FILE *out, const struct collector *c) {
   struct table_ctx t = {.out = out, .states = c->report_states};
 
   t.instance_width = (int)strlen(INSTANCE_HEADER);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)
     t.width[st] = (int)strlen(tcs_names[st]);
-  tc_for_each_block(c, NULL, table_measure, &t);
+  report_each_block(c, NULL, table_measure, &t);
 
   fprintf(out, "%-*s", t.instance_width, INSTANCE_HEADER);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)
     if (t.states & (1u << st))
       fprintf(out, " %*s", t.width[st], tcs_names[st]);
   fputc('\n', out);
-  tc_for_each_block(c, NULL, table_row, &t);
+  report_each_block(c, NULL, table_row, &t);
 }

@@ -9,10 +9,10 @@
 #include <stdio.h>
 
 /* {"all": {"ESTABLISHED": 100, ...}, "80-local": {...}} and a newline. */
-void cli_print_json(FILE *out, const struct tc_collector *c);
+void cli_print_json(FILE *out, const struct collector *c);
 
 /* A header line (INSTANCE and the state names), then a line per block,
  * numbers right-aligned under their state. */
-void cli_print_table(FILE *out, const struct tc_collector *c);
+void cli_print_table(FILE *out, const struct collector *c);
 
 #endif

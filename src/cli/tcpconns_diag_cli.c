@@ -39,19 +39,19 @@ static void warn_option(void *ctx, const char *message) {
           message);
 }
 
-static int apply_options(struct tc_collector *c, const struct cli_args *a) {
+static int apply_options(struct collector *c, const struct cli_args *a) {
   char err[512];
 
   for (size_t i = 0; i < a->noptions; i++) {
     struct cli_option *o = &a->options[i];
 
-    if (tc_option_apply(c, o->key, o->value, warn_option, o, err,
+    if (options_apply(c, o->key, o->value, warn_option, o, err,
                         sizeof(err)) != 0) {
       fprintf(stderr, CLI_NAME ": %s \"%s\": %s\n", o->flag, o->arg, err);
       return EXIT_USAGE;
     }
   }
-  tc_options_finish(c);
+  options_finish(c);
   return EXIT_OK;
 }
 
@@ -73,7 +73,7 @@ static int enter_netns(const struct cli_args *a) {
 /* --- one read ------------------------------------------------------- */
 
 struct reader {
-  struct tc_collector *c;
+  struct collector *c;
   const struct cli_args *a;
   int last_err;       /* the last failed read's error, 0 after a success */
   bool source_warned; /* the /proc fallback was reported */
@@ -98,11 +98,11 @@ static void print_watch_header(const struct reader *r) {
  * be written (no point going on). */
 static int read_and_print(struct reader *r) {
   bool watching = r->a->watch > 0;
-  int err = tc_read(r->c);
+  int err = collector_read(r->c);
 
-  if (r->c->source == TC_SRC_PROC && !r->source_warned) {
+  if (r->c->source == SOURCE_PROC && !r->source_warned) {
     fprintf(stderr, CLI_NAME ": warning: reading from %s: %s\n",
-            tc_source_name(r->c->source), r->c->source_why);
+            read_source_name(r->c->source), r->c->source_why);
     r->source_warned = true;
   }
   if (err != 0) {
@@ -228,7 +228,7 @@ static int watch(struct reader *r) {
 
 int main(int argc, char **argv) {
   struct cli_args args;
-  struct tc_collector c;
+  struct collector c;
   struct reader r;
   int status, err;
 
@@ -244,10 +244,10 @@ int main(int argc, char **argv) {
     return status;
   }
 
-  err = tc_init(&c, &diag_io_kernel);
+  err = collector_init(&c, &diag_io_kernel);
   if (err != 0) {
     fprintf(stderr, CLI_NAME ": cannot allocate buffers: %s\n", strerror(-err));
-    tc_destroy(&c);
+    collector_destroy(&c);
     cli_args_free(&args);
     return EXIT_READ;
   }
@@ -263,7 +263,7 @@ int main(int argc, char **argv) {
     else
       status = read_and_print(&r) == EXIT_OK ? EXIT_OK : EXIT_READ;
   }
-  tc_destroy(&c);
+  collector_destroy(&c);
   cli_args_free(&args);
   return status;
 }

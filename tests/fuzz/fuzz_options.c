@@ -1,5 +1,5 @@
-/* libFuzzer target: tc_option_apply() with arbitrary keys and values
- * against a fresh collector, then tc_options_finish(), checked against an
+/* libFuzzer target: options_apply() with arbitrary keys and values
+ * against a fresh collector, then options_finish(), checked against an
  * independent reading of the documented rules (README, "Options").
  *
  * Input: key NUL value NUL key NUL value ... (at most 64 options). A key
@@ -27,7 +27,7 @@
  *                                           replaces the default, later ones
  *                                           add; else -1
  *   anything else                        -> -1 naming the key
- * and after tc_options_finish: listening ports are reported if
+ * and after options_finish: listening ports are reported if
  * ListeningPorts was true or if there is neither AllPortsSummary nor any
  * port or range. Every error and warning is a NUL-terminated, non-empty
  * line; the dispatch list has "all" iff AllPortsSummary, one N-local block
@@ -35,7 +35,7 @@
  * first, then one A-B-local / A-B-remote block per range in configuration
  * order. Any difference aborts. */
 #include "collector.h"
-#include "dispatch_list.h"
+#include "report_blocks.h"
 #include "options.h"
 
 #include <ctype.h>
@@ -49,7 +49,7 @@
 #define MAX_OPTIONS 64
 #define ERRLEN 512 /* as the collectd glue */
 
-static struct tc_collector c;
+static struct collector c;
 
 struct ref_range {
   long lo, hi;
@@ -263,8 +263,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[ERRLEN];
   unsigned nopt = 0;
 
-  if (tc_init(&c, &diag_io_kernel) != 0)
-    fail("tc_init");
+  if (collector_init(&c, &diag_io_kernel) != 0)
+    fail("collector_init");
   memset(&ref, 0, sizeof(ref));
   ref.states = 0xffeu; /* the default: all eleven states, 1..11 */
   /* A terminated copy: every field ends in a NUL. */
@@ -290,7 +290,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nopt++;
     memset(err, 0x55, sizeof(err));
     want = ref_apply(key, value, &want_warn);
-    got = tc_option_apply(&c, key, value, on_warn, NULL, err, sizeof(err));
+    got = options_apply(&c, key, value, on_warn, NULL, err, sizeof(err));
     if (got != want) {
       fprintf(stderr, "fuzz_options: [%s] [%s]: got %d, reference %d\n", key,
               value ? value : "(NULL)", got, want);
@@ -314,7 +314,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   free(copy);
 
-  tc_options_finish(&c);
+  options_finish(&c);
   bool want_listening =
       ref.listening || (!ref.all && ref.norder == 0 && ref.nranges == 0);
   if (c.listening != want_listening || c.all != ref.all ||
@@ -401,9 +401,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              ref.ranges[i].lo, ref.ranges[i].hi,
              ref.ranges[i].flag == PT_LOCAL ? "local" : "remote");
   unsigned nblocks = 0;
-  tc_for_each_block(&c, NULL, on_block, &nblocks);
+  report_each_block(&c, NULL, on_block, &nblocks);
   if (nblocks != nexpected)
     fail("fewer blocks than the reference");
-  tc_destroy(&c);
+  collector_destroy(&c);
   return 0;
 }

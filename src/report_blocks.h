@@ -1,8 +1,8 @@
 /* The value blocks one read dispatches, in upstream's order: "all" first,
  * then ports newest first, each port's -local block before its -remote
  * block. Kept apart from collectd so the order can be tested. */
-#ifndef TCPCONNS_DIAG_DISPATCH_LIST_H
-#define TCPCONNS_DIAG_DISPATCH_LIST_H
+#ifndef TCPCONNS_DIAG_REPORT_BLOCKS_H
+#define TCPCONNS_DIAG_REPORT_BLOCKS_H
 
 #include "collector.h"
 
@@ -11,18 +11,18 @@
 /* Called per block with its plugin instance ("all", "80-local",
  * "8080-remote"; "NAME-80-local" with a name) and its counts indexed by
  * state (TCS_MIN..TCS_MAX). name: the <Namespace> block's, or NULL. */
-typedef void (*tc_block_fn)(void *ctx, const char *plugin_instance,
+typedef void (*report_block_fn)(void *ctx, const char *plugin_instance,
                             const uint32_t *counts);
 
-void tc_for_each_block(const struct tc_collector *c, const char *name,
-                       tc_block_fn fn, void *ctx);
+void report_each_block(const struct collector *c, const char *name,
+                       report_block_fn fn, void *ctx);
 
 /* With ReportAcceptQueue: per reported local port that has listeners, the
  * accept queue length and the backlog limit, summed over its listeners. */
-typedef void (*tc_queue_fn)(void *ctx, const char *plugin_instance,
+typedef void (*report_queue_fn)(void *ctx, const char *plugin_instance,
                             uint32_t accept_queue, uint32_t backlog);
 
-void tc_for_each_queue(const struct tc_collector *c, const char *name,
-                       tc_queue_fn fn, void *ctx);
+void report_each_queue(const struct collector *c, const char *name,
+                       report_queue_fn fn, void *ctx);
 
 #endif

@@ -1,9 +1,9 @@
-#include "dispatch_list.h"
+#include "report_blocks.h"
 
 #include "instance_name.h"
 
-void tc_for_each_block(const struct tc_collector *c, const char *name,
-                       tc_block_fn fn, void *ctx) {
+void report_each_block(const struct collector *c, const char *name,
+                       report_block_fn fn, void *ctx) {
   const struct port_table *pt = &c->pt;
   struct instance_id id = {.name = name};
   char instance[64];
@@ -40,13 +40,13 @@ void tc_for_each_block(const struct tc_collector *c, const char *name,
   }
 }
 
-void tc_for_each_queue(const struct tc_collector *c, const char *name,
-                       tc_queue_fn fn, void *ctx) {
+void report_each_queue(const struct collector *c, const char *name,
+                       report_queue_fn fn, void *ctx) {
   const struct port_table *pt = &c->pt;
   struct instance_id id = {.name = name, .kind = INSTANCE_LOCAL};
   char instance[64];
 
-  if (!c->report_accept_queue || c->source == TC_SRC_PROC)
+  if (!c->report_accept_queue || c->source == SOURCE_PROC)
     return;
   for (uint32_t i = 0; i < pt->norder; i++) {
     const struct pt_slot *s = &pt->slots[pt->order[i]];
