@@ -10,7 +10,7 @@
  * first read also probes the kernel):
  *   cpu_us U sockets S recvmsg M dumps D ports P */
 #define _GNU_SOURCE
-#include "collector.h"
+#include "collector_private.h"
 #include "options.h"
 
 #include <stdio.h>
@@ -33,6 +33,7 @@ static double cpu_us(void) {
 
 int main(int argc, char **argv) {
   static struct collector c;
+  struct collector_config cfg;
   char err[512];
   int reads = 1, i = 1;
   double c0 = 0, c1 = 0;
@@ -45,18 +46,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: coreread [-r READS] [KEY VALUE]...\n");
     return 2;
   }
-  if (collector_init(&c, &diag_io_kernel) != 0) {
-    fprintf(stderr, "coreread: collector_init failed\n");
-    return 1;
-  }
+  config_init(&cfg);
   for (; i < argc; i += 2) {
-    if (options_apply(&c, argv[i], argv[i + 1], warn, NULL, err,
-                        sizeof(err)) != 0) {
+    if (options_apply(&cfg, argv[i], argv[i + 1], warn, NULL, err,
+                      sizeof(err)) != 0) {
       fprintf(stderr, "coreread: %s\n", err);
       return 1;
     }
   }
-  options_finish(&c);
+  options_finish(&cfg);
+  if (collector_init(&c, &cfg, &diag_io_kernel) != 0) {
+    fprintf(stderr, "coreread: collector_init failed\n");
+    return 1;
+  }
   for (int r = 0; r < reads; r++) {
     c0 = cpu_us();
     int e = collector_read(&c);
@@ -71,5 +73,6 @@ int main(int argc, char **argv) {
          (unsigned long long)c.stats.diag.recv_calls,
          (unsigned long long)c.stats.diag.dumps, (unsigned)c.pt.norder);
   collector_destroy(&c);
+  config_destroy(&cfg);
   return 0;
 }

@@ -1,4 +1,4 @@
-#include "collector.h"
+#include "collector_private.h"
 
 #include "bytecode.h"
 #include "probes.h"
@@ -25,21 +25,88 @@ const char *read_source_name(enum read_source s) {
   }
 }
 
-int collector_init(struct collector *c, const struct diag_io *io) {
+/* The configured ports into the port table, in configuration order (the
+ * dispatch order follows it, newest first, as upstream). */
+static int configure_ports(struct collector *c) {
+  for (size_t i = 0; i < c->cfg.nports; i++) {
+    const struct config_port *p = &c->cfg.ports[i];
+    unsigned flag = p->dir == DIR_LOCAL ? PT_LOCAL : PT_REMOTE;
+    int err = p->lo == p->hi ? pt_configure(&c->pt, p->lo, flag)
+                             : pt_configure_range(&c->pt, p->lo, p->hi, flag);
+    if (err != 0)
+      return err;
+  }
+  return pt_finish_ranges(&c->pt);
+}
+
+int collector_init(struct collector *c, const struct collector_config *cfg,
+                   const struct diag_io *io) {
+  int err;
+
   memset(c, 0, sizeof(*c));
-  c->allow_eq = true;
-  c->allow_proc = true;
-  c->report_states = TCS_MASK_ALL;
   pt_init(&c->pt);
-  return diag_conn_init(&c->conn, io);
+  err = config_copy(&c->cfg, cfg);
+  if (err == 0)
+    err = configure_ports(c);
+  if (err == 0)
+    err = diag_conn_init(&c->conn, io);
+  return err;
 }
 
 void collector_destroy(struct collector *c) {
   diag_conn_destroy(&c->conn);
   pt_destroy(&c->pt);
   conn_filter_destroy(&c->filter);
+  config_destroy(&c->cfg);
   free(c->procbuf);
   c->procbuf = NULL;
+}
+
+int collector_new(struct collector **out, const struct collector_config *cfg,
+                  const struct diag_io *io) {
+  struct collector *c = malloc(sizeof(*c));
+  int err;
+
+  *out = NULL;
+  if (c == NULL)
+    return -ENOMEM;
+  err = collector_init(c, cfg, io);
+  if (err != 0) {
+    collector_destroy(c);
+    free(c);
+    return err;
+  }
+  *out = c;
+  return 0;
+}
+
+void collector_free(struct collector *c) {
+  if (c == NULL)
+    return;
+  collector_destroy(c);
+  free(c);
+}
+
+const struct collector_config *collector_config(const struct collector *c) {
+  return &c->cfg;
+}
+
+const char *collector_error(const struct collector *c) {
+  return c->error;
+}
+
+enum read_source collector_source(const struct collector *c, const char **why) {
+  if (why != NULL)
+    *why = c->source_why;
+  return c->source;
+}
+
+const struct read_stats *collector_stats(const struct collector *c) {
+  return &c->stats;
+}
+
+void collector_close_socket(struct collector *c) {
+  diag_conn_close(&c->conn);
 }
 
 /* --- counting callbacks --------------------------------------------- */
@@ -60,7 +127,7 @@ static int count_listener(void *data, uint16_t sport, uint16_t dport,
                           uint8_t state) {
   struct collector *c = data;
 
-  if (state == TCS_LISTEN && c->listening) {
+  if (state == TCS_LISTEN && c->cfg.listening) {
     int err = pt_mark_listening(&c->pt, sport);
     if (err != 0)
       return -err;
@@ -89,7 +156,7 @@ static int run_dump(struct collector *c, enum read_source src, uint32_t states,
   int err;
 
   /* Accept queues ride on the listener dump at no extra request. */
-  if (c->report_accept_queue && fn == count_listener)
+  if (c->cfg.report_accept_queue && fn == count_listener)
     qfn = add_queue;
   if (src == SOURCE_LEGACY) {
     req.kind = DIAG_REQ_LEGACY;
@@ -156,8 +223,6 @@ static int choose_request_form(struct collector *c) {
   if (err != 0)
     goto unavailable;
   for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-    if ((forms[i].flags & BC_NO_EQ) == 0 && !c->allow_eq)
-      continue;
     err =
         bc_compile(ports, 6, ports, 6, forms[i].flags, bc, sizeof(bc), &bclen);
     if (err != 0)
@@ -176,7 +241,7 @@ static int choose_request_form(struct collector *c) {
       return err; /* transient: try again at the next read */
   }
 unavailable:
-  if (!is_unavailable(err) || !c->allow_proc)
+  if (!is_unavailable(err) || !c->cfg.allow_proc)
     return err;
   c->source = SOURCE_PROC;
   snprintf(c->source_why, sizeof(c->source_why), "sock_diag unavailable (%s)",
@@ -185,15 +250,15 @@ unavailable:
 }
 
 static int read_netlink(struct collector *c) {
-  uint32_t conn_states = c->report_states & TCS_MASK_NOT_LISTEN;
+  uint32_t conn_states = c->cfg.report_states & TCS_MASK_NOT_LISTEN;
   int err;
 
   /* Listeners first, in a LISTEN-only dump: the kernel walks only the
    * listening hash. This finds the ports to report before the connection
    * dump, so the filter can be built for them. Skipped only when neither
    * discovery nor a LISTEN count is wanted. */
-  if (c->listening || (c->report_states & TCS_MASK_LISTEN) ||
-      c->report_accept_queue) {
+  if (c->cfg.listening || (c->cfg.report_states & TCS_MASK_LISTEN) ||
+      c->cfg.report_accept_queue) {
     err = run_dump(c, c->source, TCS_MASK_LISTEN, NULL, 0, count_listener);
     if (err != 0)
       return err;
@@ -201,7 +266,7 @@ static int read_netlink(struct collector *c) {
   if (conn_states == 0)
     return 0; /* States asked for LISTEN only */
 
-  if (c->all)
+  if (c->cfg.all)
     return run_dump(c, c->source, conn_states, NULL, 0, count_socket);
 
   /* The filter for exactly the ports this read found and is configured
@@ -267,14 +332,6 @@ static int read_once(struct collector *c) {
 
   memset(&c->stats, 0, sizeof(c->stats));
   c->error[0] = '\0';
-  if (c->pt.ranges_dirty) {
-    err = pt_finish_ranges(&c->pt);
-    if (err != 0) {
-      snprintf(c->error, sizeof(c->error), "indexing port ranges: %s",
-               strerror(-err));
-      return err;
-    }
-  }
   pt_begin_read(&c->pt);
 
   if (c->source == SOURCE_UNKNOWN) {

@@ -1,15 +1,15 @@
-/* One read of TCP connection counts into a port table: listening-port
+/* SPDX-License-Identifier: MIT */
+/* One read of TCP connection counts for one option block: listening-port
  * discovery, the kernel filter, the connection dump, and the /proc
- * fallback. Independent of collectd, so tests and tools link it alone. */
+ * fallback. Independent of collectd, so tests and tools link it alone.
+ * The collector's state is its own (collector_private.h); users see its
+ * configuration, its results through report_blocks.h, and these. */
 #ifndef TCPCONNS_DIAG_COLLECTOR_H
 #define TCPCONNS_DIAG_COLLECTOR_H
 
-#include "conn_filter.h"
+#include "collector_config.h"
 #include "diag_dump.h"
-#include "port_table.h"
 
-#include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 enum read_source {
@@ -25,35 +25,29 @@ struct read_stats {
   uint64_t nanoseconds;        /* wall time of the whole read */
 };
 
-struct collector {
-  struct port_table pt;
-  bool listening;  /* report listening ports (ListeningPorts) */
-  bool all;        /* report the "all" block (AllPortsSummary) */
-  bool allow_eq;   /* may use S_EQ/D_EQ (cleared if the kernel refuses) */
-  bool allow_proc; /* fall back to /proc if sock_diag is unavailable */
-  uint32_t report_states;   /* 1 << state for each state reported (States) */
-  bool states_given;        /* a States option replaced the default */
-  bool report_accept_queue; /* ReportAcceptQueue */
-  bool report_self;         /* ReportSelf: the plugin's own cost */
-  enum read_source source;
-  unsigned bc_flags;
-  struct diag_conn conn;
-  struct conn_filter filter;
-  char *procbuf;
-  struct read_stats stats;
-  char source_why[160]; /* why this source was chosen, for one log line */
-  char error[160];      /* what the last failed read hit */
-};
+struct collector;
 
-/* io: diag_io_kernel, or a test's seam. Opens no socket: the first
- * collector_read() does, in the network namespace the calling thread is in then
- * (the CLI enters a namespace between collector_init and the first read). */
-int collector_init(struct collector *c, const struct diag_io *io);
-void collector_destroy(struct collector *c);
+/* cfg is copied. io: diag_io_kernel, or a test's seam. Opens no socket:
+ * the first collector_read() does, in the network namespace the calling
+ * thread is in then (the CLI enters a namespace before its first read).
+ * Returns 0, or -ENOMEM/-ENOSPC. */
+int collector_new(struct collector **c, const struct collector_config *cfg,
+                  const struct diag_io *io);
+void collector_free(struct collector *c);
 
-/* Fills c->pt for this read. Returns 0, or -errno with c->error set. The
- * first call picks the source (see c->source and c->source_why). */
+/* One read. Returns 0, or -errno with collector_error() saying what
+ * failed. The first call picks the source. A failed read leaves nothing
+ * that the next read trusts. */
 int collector_read(struct collector *c);
+
+const struct collector_config *collector_config(const struct collector *c);
+const char *collector_error(const struct collector *c);
+/* The source chosen at the first read, and why (for one log line). */
+enum read_source collector_source(const struct collector *c, const char **why);
+const struct read_stats *collector_stats(const struct collector *c);
+/* Closes the netlink socket now (a namespace that went away: an open
+ * socket keeps it alive); the next read opens another. */
+void collector_close_socket(struct collector *c);
 
 const char *read_source_name(enum read_source s);
 

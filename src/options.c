@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "tcp_state.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -114,10 +116,10 @@ static int looks_like_range(const char *value, long *lo, long *hi) {
   return *p == '\0';
 }
 
-static int apply_port(struct collector *c, const char *name, bool local,
+static int apply_port(struct collector_config *c, const char *name, bool local,
                       const char *value, options_warn_fn warn, void *warn_ctx,
                       char *err, size_t errlen) {
-  unsigned flag = local ? PT_LOCAL : PT_REMOTE;
+  enum port_dir dir = local ? DIR_LOCAL : DIR_REMOTE;
   uint16_t port;
   long lo, hi;
   int ret;
@@ -130,13 +132,11 @@ static int apply_port(struct collector *c, const char *name, bool local,
                name, value);
       return -1;
     }
-    ret = lo == hi
-              ? pt_configure(&c->pt, (uint16_t)lo, flag)
-              : pt_configure_range(&c->pt, (uint16_t)lo, (uint16_t)hi, flag);
+    ret = config_add_port(c, (uint16_t)lo, (uint16_t)hi, dir);
   } else {
     if (parse_port(name, value, &port, warn, warn_ctx, err, errlen) != 0)
       return -1;
-    ret = pt_configure(&c->pt, port, flag);
+    ret = config_add_port(c, port, port, dir);
   }
   if (ret != 0) {
     snprintf(err, errlen, "%s \"%s\": %s", name, value,
@@ -147,7 +147,7 @@ static int apply_port(struct collector *c, const char *name, bool local,
 }
 
 /* "ESTABLISHED TIME_WAIT": the states to ask for and report. */
-static int apply_states(struct collector *c, const char *value, char *err,
+static int apply_states(struct collector_config *c, const char *value, char *err,
                         size_t errlen) {
   char buf[1024], *save = NULL, *name;
   uint32_t mask = 0;
@@ -185,7 +185,7 @@ static int apply_states(struct collector *c, const char *value, char *err,
   return 0;
 }
 
-int options_apply(struct collector *c, const char *key, const char *value,
+int options_apply(struct collector_config *c, const char *key, const char *value,
                     options_warn_fn warn, void *warn_ctx, char *err, size_t errlen) {
   if (key == NULL) {
     snprintf(err, errlen, "an option without a name");
@@ -219,7 +219,7 @@ int options_apply(struct collector *c, const char *key, const char *value,
   return -1;
 }
 
-void options_finish(struct collector *c) {
-  if (!c->all && c->pt.norder == 0 && c->pt.nranges == 0)
+void options_finish(struct collector_config *c) {
+  if (!c->all && c->nports == 0)
     c->listening = true;
 }

@@ -5,7 +5,7 @@
 #ifndef TCPCONNS_DIAG_OPTIONS_H
 #define TCPCONNS_DIAG_OPTIONS_H
 
-#include "collector.h"
+#include "collector_config.h"
 
 #include <stddef.h>
 
@@ -14,11 +14,11 @@ typedef void (*options_warn_fn)(void *ctx, const char *message);
 /* Applies one option. value is the option's values joined by single spaces,
  * as collectd's simple config API hands them to upstream. Returns 0, or -1
  * with a message naming the option and the value in err. */
-int options_apply(struct collector *c, const char *key, const char *value,
+int options_apply(struct collector_config *c, const char *key, const char *value,
                     options_warn_fn warn, void *warn_ctx, char *err, size_t errlen);
 
 /* After the last option: with neither AllPortsSummary nor any port, report
  * listening ports (even if ListeningPorts was set to false), as upstream. */
-void options_finish(struct collector *c);
+void options_finish(struct collector_config *c);
 
 #endif

@@ -182,7 +182,6 @@ int pt_configure_range(struct port_table *pt, uint16_t lo, uint16_t hi,
   r[pt->nranges].flags = (uint8_t)flag;
   pt->nranges++;
   pt->config_gen++;
-  pt->ranges_dirty = true;
   return 0;
 }
 
@@ -245,7 +244,5 @@ int pt_finish_ranges(struct port_table *pt) {
 
   if (err == 0)
     err = build_range_index(pt, PT_REMOTE, &pt->range_index[1]);
-  if (err == 0)
-    pt->ranges_dirty = false;
   return err;
 }

@@ -60,7 +60,6 @@ struct port_table {
   struct pt_range *ranges; /* configured order */
   uint32_t nranges;
   struct pt_range_index range_index[2]; /* [0] local, [1] remote */
-  bool ranges_dirty; /* range_index needs pt_finish_ranges() */
 };
 
 int pt_init(struct port_table *pt);

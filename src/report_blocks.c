@@ -1,5 +1,6 @@
 #include "report_blocks.h"
 
+#include "collector_private.h"
 #include "instance_name.h"
 
 void report_each_block(const struct collector *c, const char *name,
@@ -8,7 +9,7 @@ void report_each_block(const struct collector *c, const char *name,
   struct instance_id id = {.name = name};
   char instance[64];
 
-  if (c->all) {
+  if (c->cfg.all) {
     id.kind = INSTANCE_ALL;
     instance_format(instance, sizeof(instance), &id);
     fn(ctx, instance, pt->total);
@@ -17,7 +18,7 @@ void report_each_block(const struct collector *c, const char *name,
     const struct pt_slot *s = &pt->slots[pt->order[i]];
 
     id.lo = id.hi = s->port;
-    if (pt_send_local(s, c->listening)) {
+    if (pt_send_local(s, c->cfg.listening)) {
       id.kind = INSTANCE_LOCAL;
       instance_format(instance, sizeof(instance), &id);
       fn(ctx, instance, s->local);
@@ -46,12 +47,12 @@ void report_each_queue(const struct collector *c, const char *name,
   struct instance_id id = {.name = name, .kind = INSTANCE_LOCAL};
   char instance[64];
 
-  if (!c->report_accept_queue || c->source == SOURCE_PROC)
+  if (!c->cfg.report_accept_queue || c->source == SOURCE_PROC)
     return;
   for (uint32_t i = 0; i < pt->norder; i++) {
     const struct pt_slot *s = &pt->slots[pt->order[i]];
 
-    if (pt_send_local(s, c->listening) && s->local[TCS_LISTEN] > 0) {
+    if (pt_send_local(s, c->cfg.listening) && s->local[TCS_LISTEN] > 0) {
       id.lo = id.hi = s->port;
       instance_format(instance, sizeof(instance), &id);
       fn(ctx, instance, s->accept_queue, s->backlog);

@@ -5,12 +5,14 @@
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "collector.h"
-#include "report_blocks.h"
 #include "instance_name.h"
+#include "report_blocks.h"
+#include "tcp_state.h"
 #include "netns_io.h"
 #include "options.h"
 
@@ -25,9 +27,11 @@
   "ListeningPorts, LocalPort, RemotePort, AllPortsSummary, States, "           \
   "ReportAcceptQueue, ReportSelf and <Namespace>"
 
+/* One network namespace to count: the daemon's own, or a <Namespace>. */
 struct ns_reader {
   char name[64]; /* "" for the daemon's own namespace */
-  struct collector collector;
+  struct collector_config cfg; /* written while collectd reads the config */
+  struct collector *collector; /* made from cfg at init */
   bool in_netns;
   struct netns_target target;
   struct diag_io io;
@@ -37,33 +41,36 @@ struct ns_reader {
 };
 
 static struct ns_reader host;
-static bool host_ready;
+static bool host_configured;
 static struct ns_reader **namespaces;
 static size_t nnamespaces;
 static bool config_failed;
 
-static void warn_option(void *ctx, const char *message) {
-  const struct ns_reader *in = ctx;
+/* Every log line of the plugin: "tcpconns_diag plugin: ", then the
+ * namespace block it is about, if any. */
+__attribute__((format(printf, 3, 4))) static void
+log_line(int level, const struct ns_reader *in, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
 
-  if (in->name[0] != '\0')
-    WARNING(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s", in->name, message);
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (in != NULL && in->name[0] != '\0')
+    plugin_log(level, PLUGIN_NAME " plugin: <Namespace \"%s\">: %s", in->name,
+               msg);
   else
-    WARNING(PLUGIN_NAME " plugin: %s", message);
+    plugin_log(level, PLUGIN_NAME " plugin: %s", msg);
 }
 
-static int ensure_host(void) {
-  int err;
+static void warn_option(void *ctx, const char *message) {
+  log_line(LOG_WARNING, ctx, "%s", message);
+}
 
-  if (host_ready)
-    return 0;
-  err = collector_init(&host.collector, &diag_io_kernel);
-  if (err != 0) {
-    ERROR(PLUGIN_NAME " plugin: cannot allocate buffers: %s", strerror(-err));
-    collector_destroy(&host.collector);
-    return -1;
-  }
-  host_ready = true;
-  return 0;
+static void configure_host_once(void) {
+  if (!host_configured)
+    config_init(&host.cfg);
+  host_configured = true;
 }
 
 /* Joins an option's values the way collectd's simple config API does for
@@ -97,74 +104,100 @@ static int apply_option(struct ns_reader *in, const oconfig_item_t *child) {
   char value[1024], err[512];
 
   if (join_values(child, value, sizeof(value)) != 0) {
-    ERROR(PLUGIN_NAME " plugin: %s: value too long.", child->key);
+    log_line(LOG_ERR, in, "%s: value too long.", child->key);
     return -1;
   }
-  if (options_apply(&in->collector, child->key, value, warn_option, in, err,
-                      sizeof(err)) != 0) {
-    if (in->name[0] != '\0')
-      ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s", in->name, err);
-    else
-      ERROR(PLUGIN_NAME " plugin: %s", err);
+  if (options_apply(&in->cfg, child->key, value, warn_option, in, err,
+                    sizeof(err)) != 0) {
+    log_line(LOG_ERR, in, "%s", err);
     return -1;
   }
   return 0;
 }
 
+/* Path "/var/run/netns/NAME" or Pid N: where the namespace is. */
+static int config_target(struct ns_reader *in, const oconfig_item_t *child,
+                         bool is_path) {
+  const oconfig_value_t *v = child->values;
+  char value[256];
+
+  if (is_path && child->values_num == 1 && v->type == OCONFIG_TYPE_STRING &&
+      v->value.string[0] == '/' &&
+      strlen(v->value.string) < sizeof(in->target.path)) {
+    snprintf(in->target.path, sizeof(in->target.path), "%s", v->value.string);
+    return 0;
+  }
+  if (!is_path && child->values_num == 1 && v->type == OCONFIG_TYPE_NUMBER &&
+      v->value.number >= 1 && v->value.number <= 4194304 &&
+      v->value.number == (double)(long)v->value.number) {
+    snprintf(in->target.path, sizeof(in->target.path), "/proc/%ld/ns/net",
+             (long)v->value.number);
+    return 0;
+  }
+  if (join_values(child, value, sizeof(value)) != 0)
+    value[0] = '\0';
+  log_line(LOG_ERR, in, "%s \"%s\": expected %s.", is_path ? "Path" : "Pid",
+           value,
+           is_path ? "an absolute path such as /var/run/netns/NAME"
+                   : "a process id");
+  return -1;
+}
+
+static struct ns_reader *add_namespace(const char *name) {
+  struct ns_reader *in = calloc(1, sizeof(*in));
+  struct ns_reader **grown =
+      realloc(namespaces, (nnamespaces + 1) * sizeof(*namespaces));
+
+  if (grown != NULL)
+    namespaces = grown;
+  if (in == NULL || grown == NULL) {
+    free(in);
+    return NULL;
+  }
+  snprintf(in->name, sizeof(in->name), "%s", name);
+  in->in_netns = true;
+  netns_io_init(&in->io, &in->target);
+  config_init(&in->cfg);
+  /* /proc/net/tcp would show the daemon's namespace, not this one. */
+  in->cfg.allow_proc = false;
+  namespaces[nnamespaces++] = in;
+  return in;
+}
+
 static int config_namespace(const oconfig_item_t *ci) {
-  struct ns_reader *in, **grown;
+  const char *name, *why = NULL;
+  struct ns_reader *in;
   bool has_target = false;
-  const char *why = NULL;
 
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
-    ERROR(PLUGIN_NAME " plugin: <Namespace> needs one name, as in "
-                      "<Namespace \"web1\">.");
+    log_line(LOG_ERR, NULL,
+             "<Namespace> needs one name, as in <Namespace \"web1\">.");
     return -1;
   }
+  name = ci->values[0].value.string;
   /* The name prefixes every instance of the block: it must keep them
    * apart from the host's and from every other block's. */
-  if (!instance_name_valid(ci->values[0].value.string, &why)) {
-    ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: invalid name: %s.",
-          ci->values[0].value.string, why);
+  if (!instance_name_valid(name, &why)) {
+    log_line(LOG_ERR, NULL, "<Namespace \"%s\">: invalid name: %s.", name, why);
     return -1;
   }
   for (size_t i = 0; i < nnamespaces; i++)
-    if (strcasecmp(namespaces[i]->name, ci->values[0].value.string) == 0) {
-      ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\"> given twice.",
-            ci->values[0].value.string);
+    if (strcasecmp(namespaces[i]->name, name) == 0) {
+      log_line(LOG_ERR, NULL, "<Namespace \"%s\"> given twice.", name);
       return -1;
     }
-  in = calloc(1, sizeof(*in));
-  grown = realloc(namespaces, (nnamespaces + 1) * sizeof(*namespaces));
-  if (in == NULL || grown == NULL) {
-    free(in);
-    if (grown != NULL)
-      namespaces = grown;
-    ERROR(PLUGIN_NAME " plugin: out of memory.");
+  in = add_namespace(name);
+  if (in == NULL) {
+    log_line(LOG_ERR, NULL, "out of memory.");
     return -1;
   }
-  namespaces = grown;
-  snprintf(in->name, sizeof(in->name), "%s", ci->values[0].value.string);
-  in->in_netns = true;
-  netns_io_init(&in->io, &in->target);
-  if (collector_init(&in->collector, &in->io) != 0) {
-    collector_destroy(&in->collector);
-    free(in);
-    ERROR(PLUGIN_NAME " plugin: out of memory.");
-    return -1;
-  }
-  /* /proc/net/tcp would show the daemon's namespace, not this one. */
-  in->collector.allow_proc = false;
-  namespaces[nnamespaces++] = in;
-
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *child = &ci->children[i];
     bool is_path = strcasecmp(child->key, "Path") == 0;
     bool is_pid = strcasecmp(child->key, "Pid") == 0;
 
     if (child->children_num > 0) {
-      ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: unexpected block <%s>.",
-            in->name, child->key);
+      log_line(LOG_ERR, in, "unexpected block <%s>.", child->key);
       return -1;
     }
     if (!is_path && !is_pid) {
@@ -173,51 +206,22 @@ static int config_namespace(const oconfig_item_t *ci) {
       continue;
     }
     if (has_target) {
-      ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: give one Path or one "
-                        "Pid.",
-            in->name);
+      log_line(LOG_ERR, in, "give one Path or one Pid.");
       return -1;
     }
     has_target = true;
-    if (is_path && child->values_num == 1 &&
-        child->values[0].type == OCONFIG_TYPE_STRING &&
-        child->values[0].value.string[0] == '/' &&
-        strlen(child->values[0].value.string) < sizeof(in->target.path)) {
-      snprintf(in->target.path, sizeof(in->target.path), "%s",
-               child->values[0].value.string);
-    } else if (is_pid && child->values_num == 1 &&
-               child->values[0].type == OCONFIG_TYPE_NUMBER &&
-               child->values[0].value.number >= 1 &&
-               child->values[0].value.number <= 4194304 &&
-               child->values[0].value.number ==
-                   (double)(long)child->values[0].value.number) {
-      snprintf(in->target.path, sizeof(in->target.path), "/proc/%ld/ns/net",
-               (long)child->values[0].value.number);
-    } else {
-      char value[256];
-      if (join_values(child, value, sizeof(value)) != 0)
-        value[0] = '\0';
-      ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s \"%s\": expected %s.",
-            in->name, is_path ? "Path" : "Pid", value,
-            is_path ? "an absolute path such as /var/run/netns/NAME"
-                    : "a process id");
+    if (config_target(in, child, is_path) != 0)
       return -1;
-    }
   }
   if (!has_target) {
-    ERROR(PLUGIN_NAME " plugin: <Namespace \"%s\">: needs Path "
-                      "\"/var/run/netns/NAME\" or Pid N.",
-          in->name);
+    log_line(LOG_ERR, in, "needs Path \"/var/run/netns/NAME\" or Pid N.");
     return -1;
   }
   return 0;
 }
 
 static int tcd_config(oconfig_item_t *ci) {
-  if (ensure_host() != 0) {
-    config_failed = true;
-    return -1;
-  }
+  configure_host_once();
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *child = &ci->children[i];
     int err;
@@ -225,9 +229,10 @@ static int tcd_config(oconfig_item_t *ci) {
     if (strcasecmp(child->key, "Namespace") == 0) {
       err = config_namespace(child);
     } else if (child->children_num > 0) {
-      ERROR(PLUGIN_NAME " plugin: unexpected block <%s> inside <Plugin %s>; "
-                        "the options are " OPTIONS_HELP ".",
-            child->key, PLUGIN_NAME);
+      log_line(LOG_ERR, NULL,
+               "unexpected block <%s> inside <Plugin %s>; the options "
+               "are " OPTIONS_HELP ".",
+               child->key, PLUGIN_NAME);
       err = -1;
     } else {
       err = apply_option(&host, child);
@@ -240,14 +245,25 @@ static int tcd_config(oconfig_item_t *ci) {
   return 0;
 }
 
+static int make_collector(struct ns_reader *in, const struct diag_io *io) {
+  int err;
+
+  options_finish(&in->cfg);
+  err = collector_new(&in->collector, &in->cfg, io);
+  if (err != 0)
+    log_line(LOG_ERR, in, "cannot set up: %s.", strerror(-err));
+  return err;
+}
+
 static int tcd_init(void) {
   if (config_failed)
     return -1;
-  if (ensure_host() != 0)
+  configure_host_once(); /* LoadPlugin without a <Plugin> block */
+  if (make_collector(&host, &diag_io_kernel) != 0)
     return -1;
-  options_finish(&host.collector);
   for (size_t i = 0; i < nnamespaces; i++)
-    options_finish(&namespaces[i]->collector);
+    if (make_collector(namespaces[i], &namespaces[i]->io) != 0)
+      return -1;
   return 0;
 }
 
@@ -272,7 +288,7 @@ static void submit_block(void *ctx, const char *instance,
   const struct ns_reader *in = ctx;
 
   for (int state = TCS_MIN; state <= TCS_MAX; state++)
-    if (in->collector.report_states & (1u << state))
+    if (in->cfg.report_states & (1u << state))
       dispatch_one(instance, "tcp_connections", tcs_names[state],
                    (gauge_t)counts[state]);
 }
@@ -285,7 +301,7 @@ static void submit_queue(void *ctx, const char *instance, uint32_t accept_queue,
 }
 
 static void submit_self(const struct ns_reader *in) {
-  const struct read_stats *st = &in->collector.stats;
+  const struct read_stats *st = collector_stats(in->collector);
   struct instance_id id = {.name = in->name, .kind = INSTANCE_SELF};
   char self[64];
 
@@ -297,26 +313,14 @@ static void submit_self(const struct ns_reader *in) {
 
 /* --- read ------------------------------------------------------------ */
 
-static const char *label(const struct ns_reader *in, char *buf, size_t len) {
-  if (in->name[0] == '\0')
-    return "";
-  snprintf(buf, len, "<Namespace \"%s\">: ", in->name);
-  return buf;
-}
-
 static void log_source_once(struct ns_reader *in) {
-  char lbl[96];
+  const char *why;
+  enum read_source src = collector_source(in->collector, &why);
 
-  if (in->source_logged || in->collector.source == SOURCE_UNKNOWN)
+  if (in->source_logged || src == SOURCE_UNKNOWN)
     return;
-  if (in->collector.source == SOURCE_PROC)
-    WARNING(PLUGIN_NAME " plugin: %sreading from %s: %s.",
-            label(in, lbl, sizeof(lbl)), read_source_name(in->collector.source),
-            in->collector.source_why);
-  else
-    INFO(PLUGIN_NAME " plugin: %sreading from %s: %s.",
-         label(in, lbl, sizeof(lbl)), read_source_name(in->collector.source),
-         in->collector.source_why);
+  log_line(src == SOURCE_PROC ? LOG_WARNING : LOG_INFO, in,
+           "reading from %s: %s.", read_source_name(src), why);
   in->source_logged = true;
 }
 
@@ -326,54 +330,50 @@ static void log_source_once(struct ns_reader *in) {
 static bool namespace_present(struct ns_reader *in) {
   switch (netns_check(&in->target)) {
   case NETNS_GONE:
-    diag_conn_close(&in->collector.conn);
+    collector_close_socket(in->collector);
     if (!in->gone)
-      WARNING(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s is gone; not "
-                          "reporting it until it is back.",
-              in->name, in->target.path);
+      log_line(LOG_WARNING, in,
+               "%s is gone; not reporting it until it is back.",
+               in->target.path);
     in->gone = true;
     return false;
   case NETNS_CHANGED:
-    INFO(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s is a new namespace; "
-                     "reopening.",
-         in->name, in->target.path);
-    diag_conn_close(&in->collector.conn);
+    log_line(LOG_INFO, in, "%s is a new namespace; reopening.",
+             in->target.path);
+    collector_close_socket(in->collector);
     break;
   case NETNS_SAME:
   default:
     break;
   }
   if (in->gone)
-    INFO(PLUGIN_NAME " plugin: <Namespace \"%s\">: %s is back.", in->name,
-         in->target.path);
+    log_line(LOG_INFO, in, "%s is back.", in->target.path);
   in->gone = false;
   return true;
 }
 
-static int read_instance(struct ns_reader *in) {
-  char lbl[96];
+static int read_namespace(struct ns_reader *in) {
   int err;
 
   if (in->in_netns && !namespace_present(in))
     return 0;
-  err = collector_read(&in->collector);
+  err = collector_read(in->collector);
   log_source_once(in);
   if (err != 0) {
     /* Logged once per distinct failure; the next read starts from a fresh
      * socket. */
     if (err != in->last_error)
-      ERROR(PLUGIN_NAME " plugin: %s%s. Will retry at the next read.",
-            label(in, lbl, sizeof(lbl)), in->collector.error);
+      log_line(LOG_ERR, in, "%s. Will retry at the next read.",
+               collector_error(in->collector));
     in->last_error = err;
     return -1;
   }
   if (in->last_error != 0)
-    INFO(PLUGIN_NAME " plugin: %sreading works again.",
-         label(in, lbl, sizeof(lbl)));
+    log_line(LOG_INFO, in, "reading works again.");
   in->last_error = 0;
-  report_each_block(&in->collector, in->name, submit_block, in);
-  report_each_queue(&in->collector, in->name, submit_queue, in);
-  if (in->collector.report_self)
+  report_each_block(in->collector, in->name, submit_block, in);
+  report_each_queue(in->collector, in->name, submit_queue, in);
+  if (in->cfg.report_self)
     submit_self(in);
   return 0;
 }
@@ -382,19 +382,24 @@ static int tcd_read(void) {
   /* The daemon's own namespace decides the result (and collectd's back-off);
    * a failing container namespace is logged and does not hold the others
    * back. */
-  int ret = read_instance(&host);
+  int ret = read_namespace(&host);
 
   for (size_t i = 0; i < nnamespaces; i++)
-    read_instance(namespaces[i]);
+    read_namespace(namespaces[i]);
   return ret;
 }
 
+static void forget_namespace(struct ns_reader *in) {
+  collector_free(in->collector);
+  in->collector = NULL;
+  config_destroy(&in->cfg);
+}
+
 static int tcd_shutdown(void) {
-  if (host_ready)
-    collector_destroy(&host.collector);
-  host_ready = false;
+  forget_namespace(&host);
+  host_configured = false;
   for (size_t i = 0; i < nnamespaces; i++) {
-    collector_destroy(&namespaces[i]->collector);
+    forget_namespace(namespaces[i]);
     free(namespaces[i]);
   }
   free(namespaces);

@@ -2,6 +2,7 @@
  * the real kernel in a private namespace. For each: the read fails (or
  * carries on where that is the design), no descriptor is left behind,
  * and the next read gives exact counts again. */
+#include "collector_private.h"
 #include "report_blocks.h"
 #include "netns.h"
 #include "options.h"
@@ -162,11 +163,15 @@ static void setup(void) {
     fds[1 + 2 * i] = tsock_connect("127.0.0.1", 62100);
     fds[2 + 2 * i] = tsock_accept(fds[0]);
   }
-  ck_assert_int_eq(collector_init(&c, &faulty), 0);
-  ck_assert_int_eq(options_apply(&c, "LocalPort", "62100", warn_ignore, NULL,
-                                   err, sizeof(err)),
+  struct collector_config cfg;
+
+  config_init(&cfg);
+  ck_assert_int_eq(options_apply(&cfg, "LocalPort", "62100", warn_ignore,
+                                 NULL, err, sizeof(err)),
                    0);
-  options_finish(&c);
+  options_finish(&cfg);
+  ck_assert_int_eq(collector_init(&c, &cfg, &faulty), 0);
+  config_destroy(&cfg);
   memset(&fio, 0, sizeof(fio));
 }
 

@@ -3,6 +3,7 @@
  * counts per port and state, and that a filtered dump brought only the
  * matching sockets into user space. Needs root (CAP_SYS_ADMIN for
  * unshare); exits 77 (skipped) otherwise. */
+#include "collector_private.h"
 #include "report_blocks.h"
 #include "bytecode.h"
 #include "netns.h"
@@ -30,14 +31,17 @@ static void warn_ignore(void *ctx, const char *m) {
 }
 
 static void configure(const char *const *kv) {
+  struct collector_config cfg;
   char err[256];
 
-  ck_assert_int_eq(collector_init(&c, &diag_io_kernel), 0);
+  config_init(&cfg);
   for (; kv[0] != NULL; kv += 2)
-    ck_assert_msg(options_apply(&c, kv[0], kv[1], warn_ignore, NULL, err,
-                                  sizeof(err)) == 0,
+    ck_assert_msg(options_apply(&cfg, kv[0], kv[1], warn_ignore, NULL, err,
+                                sizeof(err)) == 0,
                   "%s", err);
-  options_finish(&c);
+  options_finish(&cfg);
+  ck_assert_int_eq(collector_init(&c, &cfg, &diag_io_kernel), 0);
+  config_destroy(&cfg);
 }
 
 struct text {

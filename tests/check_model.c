@@ -15,6 +15,7 @@
  *
  * MODEL_SEED=N replays a run (the seed is printed, and in every failure);
  * MODEL_STEPS=N sets its length. Needs root (exits 77 otherwise). */
+#include "collector_private.h"
 #include "report_blocks.h"
 #include "fault_io.h"
 #include "netns.h"
@@ -630,6 +631,7 @@ static int read_and_check(struct block *b, unsigned long step, const char *op,
 }
 
 static void setup_blocks(void) {
+  struct collector_config cfg;
   char err[256];
 
   for (size_t i = 0; i < NBLOCKS; i++) {
@@ -646,15 +648,17 @@ static void setup_blocks(void) {
       inner = &b->netns_io;
     }
     fault_io_init(&b->faults, inner);
-    ck_assert_int_eq(collector_init(&b->c, &b->faults.io), 0);
+    config_init(&cfg);
     for (const char *const *kv = b->spec->options; kv[0] != NULL; kv += 2)
-      ck_assert_msg(options_apply(&b->c, kv[0], kv[1], warn_ignore, NULL,
-                                    err, sizeof(err)) == 0,
+      ck_assert_msg(options_apply(&cfg, kv[0], kv[1], warn_ignore, NULL, err,
+                                  sizeof(err)) == 0,
                     "%s", err);
-    options_finish(&b->c);
+    options_finish(&cfg);
     /* A <Namespace> never falls back to /proc, and neither do these: a
      * fault at the first read must not move them off sock_diag. */
-    b->c.allow_proc = false;
+    cfg.allow_proc = false;
+    ck_assert_int_eq(collector_init(&b->c, &cfg, &b->faults.io), 0);
+    config_destroy(&cfg);
   }
 }
 

@@ -1,5 +1,6 @@
 /* Flat tables: counting, upstream's entry lifecycle, the filter's port
  * lists and the dispatch list. */
+#include "collector_private.h"
 #include "report_blocks.h"
 #include "bytecode.h"
 #include "port_table.h"
@@ -12,7 +13,11 @@
 static struct collector c;
 
 static void setup(void) {
-  ck_assert_int_eq(collector_init(&c, &diag_io_kernel), 0);
+  struct collector_config cfg;
+
+  config_init(&cfg);
+  ck_assert_int_eq(collector_init(&c, &cfg, &diag_io_kernel), 0);
+  config_destroy(&cfg);
 }
 
 static void teardown(void) {
@@ -52,7 +57,7 @@ static void read_sockets(const uint16_t (*socks)[3], size_t n) {
   pt_begin_read(&c.pt);
   for (size_t i = 0; i < n; i++)
     if (socks[i][2] == TCS_LISTEN) {
-      if (c.listening)
+      if (c.cfg.listening)
         ck_assert_int_eq(pt_mark_listening(&c.pt, socks[i][0]), 0);
       pt_count(&c.pt, socks[i][0], socks[i][1], TCS_LISTEN);
     }
@@ -78,7 +83,7 @@ START_TEST(counts_local_remote_and_total) {
   ck_assert_int_eq(pt_configure(&c.pt, 80, PT_REMOTE), 0);
   ck_assert_int_eq(pt_configure(&c.pt, 8080, PT_LOCAL), 0);
   ck_assert_int_eq(pt_configure(&c.pt, 8080, PT_REMOTE), 0);
-  c.all = true;
+  c.cfg.all = true;
   read_sockets(socks, sizeof(socks) / sizeof(socks[0]));
 
   ck_assert_uint_eq(c.pt.total[TCS_LISTEN], 2);
@@ -97,7 +102,7 @@ START_TEST(auto_listening_port_lifecycle) {
   static const uint16_t other[][3] = {{7000, 0, TCS_LISTEN},
                                       {9000, 0, TCS_LISTEN}};
 
-  c.listening = true;
+  c.cfg.listening = true;
   read_sockets(with_listener, 2);
   ck_assert_str_eq(blocks_of(), "9000-local:1/1");
   ck_assert(rebuilt);
@@ -120,7 +125,7 @@ START_TEST(listening_port_keeps_position_while_listening) {
   static const uint16_t a[][3] = {{100, 0, TCS_LISTEN}};
   static const uint16_t ab[][3] = {{200, 0, TCS_LISTEN}, {100, 0, TCS_LISTEN}};
 
-  c.listening = true;
+  c.cfg.listening = true;
   read_sockets(a, 1);
   read_sockets(ab, 2);
   ck_assert_str_eq(blocks_of(), "200-local:0/1 100-local:0/1");
@@ -139,7 +144,7 @@ START_TEST(failed_discovery_leaves_no_stale_filter) {
   static const uint16_t both[][3] = {{100, 0, TCS_LISTEN},
                                      {200, 0, TCS_LISTEN}};
 
-  c.listening = true;
+  c.cfg.listening = true;
   read_sockets(old, 1);
   ck_assert(conn_filter_fits(&c.filter, &c.pt, 0));
   /* The failed read: discovery flags 200, then the dump fails. */
@@ -163,7 +168,7 @@ START_TEST(remote_only_port_local_block_needs_listening) {
   ck_assert_int_eq(pt_configure(&c.pt, 25, PT_REMOTE), 0);
   read_sockets(socks, 3);
   ck_assert_str_eq(blocks_of(), "25-remote:1/0");
-  c.listening = true;
+  c.cfg.listening = true;
   read_sockets(socks, 3);
   ck_assert_str_eq(blocks_of(), "25-local:1/1 25-remote:1/0");
 }
@@ -188,7 +193,7 @@ START_TEST(filter_port_lists) {
   ck_assert_int_eq(pt_configure(&c.pt, 443, PT_LOCAL), 0);
   ck_assert_int_eq(pt_configure(&c.pt, 8080, PT_REMOTE), 0);
   ck_assert_int_eq(pt_configure(&c.pt, 65535, PT_REMOTE), 0);
-  c.listening = true;
+  c.cfg.listening = true;
   read_sockets(socks, 2);
   n = pt_local_ports(&c.pt, buf);
   ck_assert_uint_eq(n, 3);
@@ -205,7 +210,7 @@ END_TEST
 
 START_TEST(every_port_can_have_a_slot) {
   /* 65535 listening ports: the table grows, the index stays O(1). */
-  c.listening = true;
+  c.cfg.listening = true;
   pt_begin_read(&c.pt);
   for (uint32_t p = 1; p <= 65535; p++)
     ck_assert_int_eq(pt_mark_listening(&c.pt, (uint16_t)p), 0);

@@ -39,14 +39,14 @@ static void warn_option(void *ctx, const char *message) {
           message);
 }
 
-static int apply_options(struct collector *c, const struct cli_args *a) {
+static int apply_options(struct collector_config *c, const struct cli_args *a) {
   char err[512];
 
   for (size_t i = 0; i < a->noptions; i++) {
     struct cli_option *o = &a->options[i];
 
-    if (options_apply(c, o->key, o->value, warn_option, o, err,
-                        sizeof(err)) != 0) {
+    if (options_apply(c, o->key, o->value, warn_option, o, err, sizeof(err)) !=
+        0) {
       fprintf(stderr, CLI_NAME ": %s \"%s\": %s\n", o->flag, o->arg, err);
       return EXIT_USAGE;
     }
@@ -99,10 +99,11 @@ static void print_watch_header(const struct reader *r) {
 static int read_and_print(struct reader *r) {
   bool watching = r->a->watch > 0;
   int err = collector_read(r->c);
+  const char *why;
 
-  if (r->c->source == SOURCE_PROC && !r->source_warned) {
+  if (collector_source(r->c, &why) == SOURCE_PROC && !r->source_warned) {
     fprintf(stderr, CLI_NAME ": warning: reading from %s: %s\n",
-            read_source_name(r->c->source), r->c->source_why);
+            read_source_name(SOURCE_PROC), why);
     r->source_warned = true;
   }
   if (err != 0) {
@@ -110,7 +111,8 @@ static int read_and_print(struct reader *r) {
      * logs it; the next read starts from a fresh socket. */
     if (!watching || err != r->last_err)
       fprintf(stderr, CLI_NAME ": %s%s\n",
-              r->c->error[0] != '\0' ? r->c->error : strerror(-err),
+              collector_error(r->c)[0] != '\0' ? collector_error(r->c)
+                                                : strerror(-err),
               watching ? "; retrying at the next read" : "");
     r->last_err = err;
     return EXIT_READ;
@@ -228,7 +230,8 @@ static int watch(struct reader *r) {
 
 int main(int argc, char **argv) {
   struct cli_args args;
-  struct collector c;
+  struct collector_config cfg;
+  struct collector *c = NULL;
   struct reader r;
   int status, err;
 
@@ -244,26 +247,28 @@ int main(int argc, char **argv) {
     return status;
   }
 
-  err = collector_init(&c, &diag_io_kernel);
-  if (err != 0) {
-    fprintf(stderr, CLI_NAME ": cannot allocate buffers: %s\n", strerror(-err));
-    collector_destroy(&c);
-    cli_args_free(&args);
-    return EXIT_READ;
-  }
-  status = apply_options(&c, &args);
+  config_init(&cfg);
+  status = apply_options(&cfg, &args);
   if (status == EXIT_USAGE)
     fprintf(stderr, "Try '" CLI_NAME " --help' for more information.\n");
+  if (status == EXIT_OK) {
+    err = collector_new(&c, &cfg, &diag_io_kernel);
+    if (err != 0) {
+      fprintf(stderr, CLI_NAME ": cannot set up: %s\n", strerror(-err));
+      status = EXIT_READ;
+    }
+  }
   if (status == EXIT_OK)
     status = enter_netns(&args);
   if (status == EXIT_OK) {
-    r = (struct reader){.c = &c, .a = &args};
+    r = (struct reader){.c = c, .a = &args};
     if (args.watch > 0)
       status = watch(&r);
     else
       status = read_and_print(&r) == EXIT_OK ? EXIT_OK : EXIT_READ;
   }
-  collector_destroy(&c);
+  collector_free(c);
+  config_destroy(&cfg);
   cli_args_free(&args);
   return status;
 }

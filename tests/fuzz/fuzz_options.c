@@ -34,7 +34,7 @@
  * per local port and one N-remote block per remote port, ports newest
  * first, then one A-B-local / A-B-remote block per range in configuration
  * order. Any difference aborts. */
-#include "collector.h"
+#include "collector_private.h"
 #include "report_blocks.h"
 #include "options.h"
 
@@ -50,6 +50,7 @@
 #define ERRLEN 512 /* as the collectd glue */
 
 static struct collector c;
+static struct collector_config cfg;
 
 struct ref_range {
   long lo, hi;
@@ -263,8 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[ERRLEN];
   unsigned nopt = 0;
 
-  if (collector_init(&c, &diag_io_kernel) != 0)
-    fail("collector_init");
+  config_init(&cfg);
   memset(&ref, 0, sizeof(ref));
   ref.states = 0xffeu; /* the default: all eleven states, 1..11 */
   /* A terminated copy: every field ends in a NUL. */
@@ -290,7 +290,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     nopt++;
     memset(err, 0x55, sizeof(err));
     want = ref_apply(key, value, &want_warn);
-    got = options_apply(&c, key, value, on_warn, NULL, err, sizeof(err));
+    got = options_apply(&cfg, key, value, on_warn, NULL, err, sizeof(err));
     if (got != want) {
       fprintf(stderr, "fuzz_options: [%s] [%s]: got %d, reference %d\n", key,
               value ? value : "(NULL)", got, want);
@@ -314,13 +314,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   free(copy);
 
-  options_finish(&c);
+  options_finish(&cfg);
+  if (collector_init(&c, &cfg, &diag_io_kernel) != 0)
+    fail("collector_init");
   bool want_listening =
       ref.listening || (!ref.all && ref.norder == 0 && ref.nranges == 0);
-  if (c.listening != want_listening || c.all != ref.all ||
-      c.report_accept_queue != ref.queue || c.report_self != ref.self)
+  if (cfg.listening != want_listening || cfg.all != ref.all ||
+      cfg.report_accept_queue != ref.queue || cfg.report_self != ref.self)
     fail("booleans differ from the reference");
-  if (c.report_states != ref.states || c.states_given != ref.states_given)
+  if (cfg.report_states != ref.states || cfg.states_given != ref.states_given)
     fail("States differ from the reference");
   if (c.pt.norder != ref.norder)
     fail("number of configured ports differs");
@@ -405,5 +407,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (nblocks != nexpected)
     fail("fewer blocks than the reference");
   collector_destroy(&c);
+  config_destroy(&cfg);
   return 0;
 }
