@@ -163,7 +163,12 @@ int main(int argc, char **argv) {
   if (have_filter) {
     nl_ = uniq(local, nl_);
     nr = uniq(remote, nr);
-    int err = bc_compile(local, nl_, remote, nr, 0, bc, sizeof(bc), &bclen);
+    static struct bc_range lr[65536], rr[65536];
+    for (size_t k = 0; k < nl_; k++)
+      lr[k] = (struct bc_range){local[k], local[k]};
+    for (size_t k = 0; k < nr; k++)
+      rr[k] = (struct bc_range){remote[k], remote[k]};
+    int err = bc_compile(lr, nl_, rr, nr, 0, bc, sizeof(bc), &bclen);
     if (err != 0) {
       fprintf(stderr, "rawdump: bc_compile: %s\n", strerror(-err));
       return 1;

@@ -135,19 +135,6 @@ static void emit_tree(struct bc_asm *a, const struct bc_dir_ops *d,
   emit_tree(a, d, r + half, n - half, flags, fail);
 }
 
-/* Turns a sorted port list into ranges of consecutive ports. */
-static size_t to_ranges(const uint16_t *ports, size_t n, struct bc_range *r) {
-  size_t nr = 0;
-
-  for (size_t i = 0; i < n; i++) {
-    if (nr > 0 && r[nr - 1].hi != UINT16_MAX && ports[i] == r[nr - 1].hi + 1)
-      r[nr - 1].hi = ports[i];
-    else
-      r[nr++] = (struct bc_range){ports[i], ports[i]};
-  }
-  return nr;
-}
-
 static void generate(struct bc_asm *a, const struct bc_range *lr, size_t nl,
                      const struct bc_range *rr, size_t nr, unsigned flags) {
   const struct bc_label reject = {T_REJECT, 0};
@@ -217,9 +204,9 @@ out:
   return ret;
 }
 
-int bc_compile_ranges(const struct bc_range *local, size_t nlocal,
-                      const struct bc_range *remote, size_t nremote,
-                      unsigned flags, uint8_t *out, size_t cap, size_t *len) {
+int bc_compile(const struct bc_range *local, size_t nlocal,
+               const struct bc_range *remote, size_t nremote, unsigned flags,
+               uint8_t *out, size_t cap, size_t *len) {
   struct bc_range *r;
   size_t nl, nr;
   int ret;
@@ -238,25 +225,5 @@ int bc_compile_ranges(const struct bc_range *local, size_t nlocal,
   nr = normalize(r + nl, nremote);
   ret = compile(r, nl, r + nl, nr, flags, out, cap, len);
   free(r);
-  return ret;
-}
-
-int bc_compile(const uint16_t *local, size_t nlocal, const uint16_t *remote,
-               size_t nremote, unsigned flags, uint8_t *out, size_t cap,
-               size_t *len) {
-  struct bc_range *lr;
-  size_t nl, nr;
-  int ret;
-
-  if (nlocal == 0 && nremote == 0)
-    return -EINVAL;
-  /* Runs only when the filter changes, so heap scratch is fine. */
-  lr = malloc((nlocal + nremote) * sizeof(*lr));
-  if (lr == NULL)
-    return -ENOMEM;
-  nl = to_ranges(local, nlocal, lr);
-  nr = to_ranges(remote, nremote, lr + nl);
-  ret = compile(lr, nl, lr + nl, nr, flags, out, cap, len);
-  free(lr);
   return ret;
 }

@@ -31,18 +31,14 @@ struct bc_range {
   uint16_t lo, hi;
 };
 
-/* Same filter over ranges, in any order, overlapping or not: "local port
- * in one of local[] or remote port in one of remote[]". */
-int bc_compile_ranges(const struct bc_range *local, size_t nlocal,
-                      const struct bc_range *remote, size_t nremote,
-                      unsigned flags, uint8_t *out, size_t cap, size_t *len);
-
-/* local and remote: sorted, without duplicates, ports 1..65535.
- * Writes at most cap bytes to out and stores the length in *len.
- * Returns 0, -E2BIG if the program would not fit cap (or BC_MAX_LEN), or
- * -EINVAL for an empty filter (which would match nothing: skip the dump). */
-int bc_compile(const uint16_t *local, size_t nlocal, const uint16_t *remote,
-               size_t nremote, unsigned flags, uint8_t *out, size_t cap,
-               size_t *len);
+/* "local port in one of local[] or remote port in one of remote[]":
+ * ranges in any order, overlapping or repeated, ports 1..65535 (one port
+ * is lo == hi). Writes at most cap bytes to out and stores the length in
+ * *len. Returns 0, -E2BIG if the program would not fit cap (or
+ * BC_MAX_LEN), -EINVAL for an empty filter (which would match nothing:
+ * skip the dump), or -ENOMEM. */
+int bc_compile(const struct bc_range *local, size_t nlocal,
+               const struct bc_range *remote, size_t nremote, unsigned flags,
+               uint8_t *out, size_t cap, size_t *len);
 
 #endif

@@ -148,16 +148,13 @@ static void add_queue(void *data, uint16_t sport, uint32_t rqueue,
 
 /* --- dumps ----------------------------------------------------------- */
 
-static int run_dump(struct collector *c, enum read_source src, uint32_t states,
-                    const uint8_t *bc, size_t bclen, diag_socket_fn fn) {
-  diag_queue_fn qfn = NULL;
-  struct diag_request req = {
-      .states = states, .bytecode = bc, .bytecode_len = bclen};
+/* One request in the chosen form: the legacy request dumps both families
+ * in one walk; the per-family form needs one dump each. */
+static int run_dump(struct collector *c, enum read_source src,
+                    struct diag_request req, diag_socket_fn fn,
+                    diag_queue_fn qfn) {
   int err;
 
-  /* Accept queues ride on the listener dump at no extra request. */
-  if (c->cfg.report_accept_queue && fn == count_listener)
-    qfn = add_queue;
   if (src == SOURCE_LEGACY) {
     req.kind = DIAG_REQ_LEGACY;
     return diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
@@ -169,6 +166,25 @@ static int run_dump(struct collector *c, enum read_source src, uint32_t states,
     return err;
   req.family = AF_INET6;
   return diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
+}
+
+/* The LISTEN-only dump: the kernel walks only the listening hash. It
+ * discovers the listening ports, counts the listeners, and carries the
+ * accept queues at no extra request. */
+static int dump_listeners(struct collector *c) {
+  struct diag_request req = {.states = TCS_MASK_LISTEN};
+
+  return run_dump(c, c->source, req, count_listener,
+                  c->cfg.report_accept_queue ? add_queue : NULL);
+}
+
+/* The dump of the other states, with the filter (NULL: every socket). */
+static int dump_connections(struct collector *c, uint32_t states,
+                            const uint8_t *bc, size_t bclen) {
+  struct diag_request req = {
+      .states = states, .bytecode = bc, .bytecode_len = bclen};
+
+  return run_dump(c, c->source, req, count_socket, NULL);
 }
 
 static int ignore_socket(void *data, uint16_t sport, uint16_t dport,
@@ -211,8 +227,10 @@ static int choose_request_form(struct collector *c) {
       {SOURCE_V2, 0},
       {SOURCE_V2, BC_NO_EQ},
   };
-  /* Ports 1 and 3 and 5-6: exercises EQ (or GE+LE), LE splits and JMP. */
-  static const uint16_t ports[] = {1, 3, 5, 6, 9, 11};
+  /* Ports 1, 3, 5-6, 9 and 11: exercises EQ (or GE+LE), LE splits and
+   * JMP. */
+  static const struct bc_range ports[] = {{1, 1}, {3, 3}, {5, 6},
+                                          {9, 9}, {11, 11}};
   uint8_t bc[512];
   size_t bclen;
   int err;
@@ -223,11 +241,15 @@ static int choose_request_form(struct collector *c) {
   if (err != 0)
     goto unavailable;
   for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-    err =
-        bc_compile(ports, 6, ports, 6, forms[i].flags, bc, sizeof(bc), &bclen);
+    err = bc_compile(ports, 5, ports, 5, forms[i].flags, bc, sizeof(bc),
+                     &bclen);
     if (err != 0)
       return err;
-    err = run_dump(c, forms[i].src, TCS_MASK_LISTEN, bc, bclen, ignore_socket);
+    err = run_dump(c, forms[i].src,
+                   (struct diag_request){.states = TCS_MASK_LISTEN,
+                                         .bytecode = bc,
+                                         .bytecode_len = bclen},
+                   ignore_socket, NULL);
     if (err == 0) {
       c->source = forms[i].src;
       c->bc_flags = forms[i].flags;
@@ -259,7 +281,7 @@ static int read_netlink(struct collector *c) {
    * discovery nor a LISTEN count is wanted. */
   if (c->cfg.listening || (c->cfg.report_states & TCS_MASK_LISTEN) ||
       c->cfg.report_accept_queue) {
-    err = run_dump(c, c->source, TCS_MASK_LISTEN, NULL, 0, count_listener);
+    err = dump_listeners(c);
     if (err != 0)
       return err;
   }
@@ -267,7 +289,7 @@ static int read_netlink(struct collector *c) {
     return 0; /* States asked for LISTEN only */
 
   if (c->cfg.all)
-    return run_dump(c, c->source, conn_states, NULL, 0, count_socket);
+    return dump_connections(c, conn_states, NULL, 0);
 
   /* The filter for exactly the ports this read found and is configured
    * for; recompiled only when they differ from the ones it was built for. */
@@ -277,11 +299,10 @@ static int read_netlink(struct collector *c) {
       return err;
   }
   if (c->filter.unbounded)
-    return run_dump(c, c->source, conn_states, NULL, 0, count_socket);
+    return dump_connections(c, conn_states, NULL, 0);
   if (c->filter.prog == NULL)
     return 0;
-  return run_dump(c, c->source, conn_states, c->filter.prog, c->filter.len,
-                  count_socket);
+  return dump_connections(c, conn_states, c->filter.prog, c->filter.len);
 }
 
 static int read_proc(struct collector *c) {

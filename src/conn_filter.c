@@ -82,8 +82,7 @@ int conn_filter_build(struct conn_filter *f, const struct port_table *pt,
   f->nremote = (uint32_t)n;
   nr += add_ranges(pt, PT_REMOTE, remote + nr);
 
-  err = bc_compile_ranges(local, nl, remote, nr, bc_flags, bc, BC_MAX_LEN,
-                          &len);
+  err = bc_compile(local, nl, remote, nr, bc_flags, bc, BC_MAX_LEN, &len);
   if (err == -EINVAL) {
     err = 0; /* no port to keep: no connection dump at all */
   } else if (err == -E2BIG) {

@@ -91,12 +91,6 @@ static int dump_once(struct diag_conn *c, const struct diag_request *req,
   }
 }
 
-int diag_dump(struct diag_conn *c, const struct diag_request *req,
-              diag_socket_fn on_socket, void *data,
-              struct diag_dump_stats *stats) {
-  return diag_dump_queues(c, req, on_socket, NULL, data, stats);
-}
-
 int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
                      diag_socket_fn on_socket, diag_queue_fn on_queue,
                      void *data, struct diag_dump_stats *stats) {

@@ -1,5 +1,10 @@
 #include "bc_model.h"
 
+#include "bytecode.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <string.h>
@@ -148,4 +153,21 @@ out:
   if (ops_executed != NULL)
     *ops_executed = n;
   return accepted;
+}
+
+int bcm_compile_ports(const uint16_t *local, size_t nlocal,
+                      const uint16_t *remote, size_t nremote, unsigned flags,
+                      uint8_t *out, size_t cap, size_t *len) {
+  struct bc_range *r = malloc((nlocal + nremote + 1) * sizeof(*r));
+  int err;
+
+  if (r == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < nlocal; i++)
+    r[i] = (struct bc_range){local[i], local[i]};
+  for (size_t i = 0; i < nremote; i++)
+    r[nlocal + i] = (struct bc_range){remote[i], remote[i]};
+  err = bc_compile(r, nlocal, r + nlocal, nremote, flags, out, cap, len);
+  free(r);
+  return err;
 }

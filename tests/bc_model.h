@@ -26,4 +26,10 @@ int bcm_audit(const uint8_t *bc, size_t len);
 int bcm_run(const uint8_t *bc, size_t len, uint16_t sport, uint16_t dport,
             unsigned *ops_executed);
 
+/* bc_compile() for sorted port lists (each port a one-port range), as
+ * most tests write their sets. */
+int bcm_compile_ports(const uint16_t *local, size_t nlocal,
+                      const uint16_t *remote, size_t nremote, unsigned flags,
+                      uint8_t *out, size_t cap, size_t *len);
+
 #endif

@@ -17,7 +17,7 @@
 #define NPORTS 65536
 #define MAX_SET 256
 
-/* A port set both as the sorted list bc_compile() takes and as a
+/* A port set both as the sorted list bcm_compile_ports() takes and as a
  * membership table for the expected verdicts. */
 struct pset {
   size_t n;
@@ -161,7 +161,7 @@ static const unsigned flag_sets[] = {0, BC_NO_EQ};
 static size_t compile_ok(const struct pset *l, const struct pset *r,
                          unsigned flags) {
   size_t len = 0;
-  int err = bc_compile(l ? l->p : NULL, l ? l->n : 0, r ? r->p : NULL,
+  int err = bcm_compile_ports(l ? l->p : NULL, l ? l->n : 0, r ? r->p : NULL,
                        r ? r->n : 0, flags, prog, BC_MAX_LEN, &len);
 
   ck_assert_msg(err == 0, "bc_compile: %d (local %zu, remote %zu ports)", err,
@@ -346,7 +346,7 @@ START_TEST(worked_example_80_443) {
     size_t len = 0;
 
     ck_assert_int_eq(
-        bc_compile(ports, 2, ports, 2, flag_sets[f], prog, BC_MAX_LEN, &len),
+        bcm_compile_ports(ports, 2, ports, 2, flag_sets[f], prog, BC_MAX_LEN, &len),
         0);
     ck_assert_int_eq(bcm_audit(prog, len), 0);
     ck_assert_int_eq(bcm_run(prog, len, 80, 40000, NULL), 1);
@@ -373,10 +373,10 @@ START_TEST(empty_filter_is_einval) {
   static const uint16_t ports[] = {80};
   size_t len = 12345;
 
-  ck_assert_int_eq(bc_compile(NULL, 0, NULL, 0, 0, prog, BC_MAX_LEN, &len),
+  ck_assert_int_eq(bcm_compile_ports(NULL, 0, NULL, 0, 0, prog, BC_MAX_LEN, &len),
                    -EINVAL);
   ck_assert_int_eq(
-      bc_compile(ports, 0, ports, 0, BC_NO_EQ, prog, BC_MAX_LEN, &len),
+      bcm_compile_ports(ports, 0, ports, 0, BC_NO_EQ, prog, BC_MAX_LEN, &len),
       -EINVAL);
 }
 END_TEST
@@ -397,11 +397,11 @@ START_TEST(huge_scattered_set_is_e2big) {
   for (size_t f = 0; f < 2; f++) {
     unsigned flags = flag_sets[f];
     ck_assert_int_eq(
-        bc_compile(set_a.p, set_a.n, NULL, 0, flags, out, big, &len), -E2BIG);
+        bcm_compile_ports(set_a.p, set_a.n, NULL, 0, flags, out, big, &len), -E2BIG);
     ck_assert_int_eq(
-        bc_compile(NULL, 0, set_a.p, set_a.n, flags, out, big, &len), -E2BIG);
+        bcm_compile_ports(NULL, 0, set_a.p, set_a.n, flags, out, big, &len), -E2BIG);
     ck_assert_int_eq(
-        bc_compile(set_a.p, set_a.n, set_a.p, set_a.n, flags, out, big, &len),
+        bcm_compile_ports(set_a.p, set_a.n, set_a.p, set_a.n, flags, out, big, &len),
         -E2BIG);
   }
   free(out);
@@ -416,7 +416,7 @@ START_TEST(small_out_buffer_is_e2big) {
   size_t len = 0, len2;
 
   ck_assert_int_eq(
-      bc_compile(local, 7, remote, 5, BC_NO_EQ, ref, sizeof(ref), &len), 0);
+      bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, ref, sizeof(ref), &len), 0);
   ck_assert_int_eq(bcm_audit(ref, len), 0);
   ck_assert_uint_gt(len, 8);
 
@@ -424,13 +424,13 @@ START_TEST(small_out_buffer_is_e2big) {
   for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
     memset(buf, 0xa5, sizeof(buf));
     ck_assert_int_eq(
-        bc_compile(local, 7, remote, 5, BC_NO_EQ, buf, caps[i], &len2), -E2BIG);
+        bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, buf, caps[i], &len2), -E2BIG);
     for (size_t j = caps[i]; j < sizeof(buf); j++)
       ck_assert_msg(buf[j] == 0xa5, "cap %zu: byte %zu written", caps[i], j);
   }
   /* Exactly enough room works and gives the same program. */
   memset(buf, 0xa5, sizeof(buf));
-  ck_assert_int_eq(bc_compile(local, 7, remote, 5, BC_NO_EQ, buf, len, &len2),
+  ck_assert_int_eq(bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, buf, len, &len2),
                    0);
   ck_assert_uint_eq(len2, len);
   ck_assert_mem_eq(buf, ref, len);
@@ -465,7 +465,7 @@ START_TEST(largest_programs_fit_the_attribute) {
   while (lo < hi) {
     size_t mid = (lo + hi + 1) / 2;
     ranges_set(&set_a, mid, 0);
-    if (bc_compile(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &len) ==
+    if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &len) ==
             0 &&
         len <= target)
       lo = mid;
@@ -479,14 +479,14 @@ START_TEST(largest_programs_fit_the_attribute) {
     size_t base;
 
     ranges_set(&set_a, r, 0);
-    if (bc_compile(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &base) !=
+    if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &base) !=
         0)
       continue;
     if (base > target || (target - base) % 8 != 0 || (target - base) / 8 > r)
       continue;
     ranges_set(&set_a, r, (target - base) / 8);
     int err =
-        bc_compile(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &len);
+        bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &len);
     ck_assert_msg(err == 0 || err == -E2BIG, "bc_compile: %d", err);
     if (err == 0) {
       ck_assert_msg(len <= attr_max,
@@ -509,7 +509,7 @@ START_TEST(near_limit_programs_are_correct) {
   while (lo < hi) {
     size_t mid = (lo + hi + 1) / 2;
     ranges_set(&set_a, mid, mid / 3);
-    if (bc_compile(set_a.p, set_a.n, NULL, 0, BC_NO_EQ, prog, BC_MAX_LEN,
+    if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, BC_NO_EQ, prog, BC_MAX_LEN,
                    &len) == 0)
       lo = mid;
     else
@@ -519,7 +519,7 @@ START_TEST(near_limit_programs_are_correct) {
   for (size_t r = lo; r > lo - 4; r--) {
     ranges_set(&set_a, r, r / 3);
     ck_assert_int_eq(
-        bc_compile(set_a.p, set_a.n, NULL, 0, BC_NO_EQ, prog, BC_MAX_LEN, &len),
+        bcm_compile_ports(set_a.p, set_a.n, NULL, 0, BC_NO_EQ, prog, BC_MAX_LEN, &len),
         0);
     ck_assert_msg(bcm_audit(prog, len) == 0,
                   "%zu ranges: %zu-byte program rejected", r, len);
@@ -679,7 +679,7 @@ START_TEST(model_rejects_bad_programs) {
   static const uint16_t ports[] = {22, 80, 443, 1000, 1001, 1002, 5000, 9000};
   size_t len = 0, checked = 0;
   ck_assert_int_eq(
-      bc_compile(ports, 8, ports, 8, BC_NO_EQ, prog, BC_MAX_LEN, &len), 0);
+      bcm_compile_ports(ports, 8, ports, 8, BC_NO_EQ, prog, BC_MAX_LEN, &len), 0);
   ck_assert_int_eq(bcm_audit(prog, len), 0);
   for (size_t off = 0; off < len; off += prog[off + 1]) {
     struct inet_diag_bc_op op, bad;

@@ -4,9 +4,9 @@
  * its remote port is in the remote set; any difference aborts.
  *
  * Input:
- *   byte 0     bit 0: BC_NO_EQ; bit 4: compile with bc_compile_ranges()
+ *   byte 0     bit 0: BC_NO_EQ; bit 4: compile with bc_compile()
  *              from the ranges as the records give them (unsorted,
- *              overlapping, repeated) instead of bc_compile() from the
+ *              overlapping, repeated) instead of one-port ranges from the
  *              sorted port lists; bits 1-2: the output capacity: 0 BC_MAX_LEN,
  *              1 from bytes 1-2 (any value up to 65535), 2 BC_MAX_LEN + 4096
  *              (the compiler must still stop at BC_MAX_LEN), 3 from byte 1
@@ -53,7 +53,7 @@ struct set {
   uint64_t bits[WORDS];
   uint16_t list[65536];
   size_t n;
-  /* the ranges as the input gave them, for bc_compile_ranges() */
+  /* the ranges as the input gave them, for bc_compile() */
   struct bc_range raw[16384];
   size_t nraw;
   /* ranges of consecutive ports */
@@ -200,9 +200,9 @@ static int compile(size_t cap, uint8_t **out, size_t *len, unsigned flags) {
   memset(*out, CANARY, cap ? cap : 1);
   *len = (size_t)-1;
   if (use_ranges)
-    return bc_compile_ranges(L.raw, L.nraw, R.raw, R.nraw, flags, *out, cap,
+    return bc_compile(L.raw, L.nraw, R.raw, R.nraw, flags, *out, cap,
                              len);
-  return bc_compile(L.list, L.n, R.list, R.n, flags, *out, cap, len);
+  return bcm_compile_ports(L.list, L.n, R.list, R.n, flags, *out, cap, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
