@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* coreread: one read by the tcpconns_diag collector (the plugin's core,
  * libtcpconns_core), outside collectd: the plugin's read minus collectd's
  * dispatch of the values. Used by bench/run to tell the collector's cost

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cputime: runs a command and prints the CPU time it used (user + sys,
  * from wait4's rusage, microseconds), its wall time and its peak RSS:
  *   cputime [-o FILE] COMMAND [ARG...]

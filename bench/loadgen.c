@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loadgen: holds N TCP sockets on loopback in the current network
  * namespace, for the tcpconns_diag benchmark (bench/run).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rawdump: the floor for a sock_diag reader. One legacy TCPDIAG_GETSOCK
  * dump (both families in one walk of the established hash) with the kernel
  * filter tcpconns_diag would use: a states mask plus bytecode for the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Turns bench/run's samples into results.md and a gnuplot PNG.
 
 usage: report.py RESULTS_DIR   (reads samples.tsv and meta.tsv there)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # dashboard-demo.sh: a real run that makes the dashboard picture (as root).
 #
 #   contrib/dashboard-demo.sh [SECONDS [OUT.png]]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """dashboard-load.py: a few minutes of web-like TCP load on ports 80 and 443
 of 127.0.0.1, for contrib/dashboard-demo.sh (which runs it in a private
 network namespace). Plain TCP, no TLS; all traffic on loopback.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # dashboard.sh: the per-port TCP connections dashboard, drawn with
 # `rrdtool graph` from the RRD files collectd's rrdtool plugin writes for
 # tcpconns (or tcpconns_diag: the files are the same).

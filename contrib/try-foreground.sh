@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Runs tcpconns_diag for real: installs the dependencies, builds the plugin,
 # and starts Debian's collectd in the foreground with the plugin and the
 # csv writer printing every value to stdout. Ctrl-C to stop.

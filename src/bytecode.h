@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compiles "local port in L or remote port in R" into an inet_diag
  * bytecode program (INET_DIAG_REQ_BYTECODE) that the kernel runs on every
  * socket it walks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "collector_private.h"
 
 #include "bytecode.h"
@@ -229,8 +230,8 @@ static int choose_request_form(struct collector *c) {
   };
   /* Ports 1, 3, 5-6, 9 and 11: exercises EQ (or GE+LE), LE splits and
    * JMP. */
-  static const struct bc_range ports[] = {{1, 1}, {3, 3}, {5, 6},
-                                          {9, 9}, {11, 11}};
+  static const struct bc_range ports[] = {
+      {1, 1}, {3, 3}, {5, 6}, {9, 9}, {11, 11}};
   uint8_t bc[512];
   size_t bclen;
   int err;
@@ -241,8 +242,8 @@ static int choose_request_form(struct collector *c) {
   if (err != 0)
     goto unavailable;
   for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-    err = bc_compile(ports, 5, ports, 5, forms[i].flags, bc, sizeof(bc),
-                     &bclen);
+    err =
+        bc_compile(ports, 5, ports, 5, forms[i].flags, bc, sizeof(bc), &bclen);
     if (err != 0)
       return err;
     err = run_dump(c, forms[i].src,

@@ -22,13 +22,13 @@ struct config_port {
 #define CONFIG_MAX_RANGES 1024
 
 struct collector_config {
-  bool listening;           /* ListeningPorts (or the default) */
-  bool all;                 /* AllPortsSummary */
-  bool report_accept_queue; /* ReportAcceptQueue */
-  bool report_self;         /* ReportSelf */
-  uint32_t report_states;   /* 1 << state for each state reported */
-  bool states_given;        /* a States option replaced the default */
-  bool allow_proc;          /* may fall back to /proc (not in a namespace) */
+  bool listening;            /* ListeningPorts (or the default) */
+  bool all;                  /* AllPortsSummary */
+  bool report_accept_queue;  /* ReportAcceptQueue */
+  bool report_self;          /* ReportSelf */
+  uint32_t report_states;    /* 1 << state for each state reported */
+  bool states_given;         /* a States option replaced the default */
+  bool allow_proc;           /* may fall back to /proc (not in a namespace) */
   struct config_port *ports; /* configuration order, no exact duplicates */
   size_t nports, nranges;
 };

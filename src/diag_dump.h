@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One NETLINK_SOCK_DIAG socket, kept open and reused, and the dump loop:
  * send a request, receive into a 32 KiB buffer until NLMSG_DONE. */
 #ifndef TCPCONNS_DIAG_DIAG_DUMP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "diag_io.h"
 
 #include <errno.h>

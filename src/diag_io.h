@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The socket layer under every netlink step, behind a small table of
  * functions so tests can inject faults (a failing socket(), a short or
  * interrupted recvmsg, a forged reply) without touching the real path. */

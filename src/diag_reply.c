@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "diag_reply.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parses one received buffer of an inet_diag dump reply. */
 #ifndef TCPCONNS_DIAG_DIAG_REPLY_H
 #define TCPCONNS_DIAG_DIAG_REPLY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "diag_request.h"
 
 #include <libmnl/libmnl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Builds inet_diag dump requests for TCP sockets. */
 #ifndef TCPCONNS_DIAG_DIAG_REQUEST_H
 #define TCPCONNS_DIAG_DIAG_REQUEST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "netns_io.h"
 
 #include <errno.h>

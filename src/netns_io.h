@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sock_diag inside another network namespace. The socket is opened by a
  * short-lived thread that enters the namespace with setns() and exits:
  * the socket stays bound to that namespace for its whole life, and no

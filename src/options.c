@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "options.h"
 
 #include "tcp_state.h"
@@ -147,8 +148,8 @@ static int apply_port(struct collector_config *c, const char *name, bool local,
 }
 
 /* "ESTABLISHED TIME_WAIT": the states to ask for and report. */
-static int apply_states(struct collector_config *c, const char *value, char *err,
-                        size_t errlen) {
+static int apply_states(struct collector_config *c, const char *value,
+                        char *err, size_t errlen) {
   char buf[1024], *save = NULL, *name;
   uint32_t mask = 0;
 
@@ -185,8 +186,9 @@ static int apply_states(struct collector_config *c, const char *value, char *err
   return 0;
 }
 
-int options_apply(struct collector_config *c, const char *key, const char *value,
-                    options_warn_fn warn, void *warn_ctx, char *err, size_t errlen) {
+int options_apply(struct collector_config *c, const char *key,
+                  const char *value, options_warn_fn warn, void *warn_ctx,
+                  char *err, size_t errlen) {
   if (key == NULL) {
     snprintf(err, errlen, "an option without a name");
     return -1;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Flat per-port, per-state counters with upstream tcpconns' entry lifecycle.
  *
  * A port gets a slot when it is configured (LocalPort/RemotePort) or seen
@@ -15,8 +16,8 @@
 #include <stdint.h>
 
 enum pt_flag {
-  PT_LOCAL = 1u << 0,        /* LocalPort configured */
-  PT_REMOTE = 1u << 1,       /* RemotePort configured */
+  PT_LOCAL = 1u << 0,     /* LocalPort configured */
+  PT_REMOTE = 1u << 1,    /* RemotePort configured */
   PT_LISTENING = 1u << 2, /* a LISTEN socket was seen in this read */
 };
 
@@ -61,8 +62,8 @@ struct port_table {
   uint32_t cap, used, nfree; /* slots allocated / handed out / on stack */
   uint32_t norder;
   uint32_t total[TCS_COUNT]; /* every socket counted, for "all" */
-  uint32_t config_gen; /* changes with every configured port or range */
-  struct pt_range *ranges; /* configured order */
+  uint32_t config_gen;       /* changes with every configured port or range */
+  struct pt_range *ranges;   /* configured order */
   uint32_t nranges;
   struct pt_range_index range_index[2]; /* [0] local, [1] remote */
 };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* USDT probes (systemtap's <sys/sdt.h>), compiled in when the header was
  * found at configure time; no-ops otherwise. Each is a nop instruction
  * until a tracer such as bpftrace attaches. Provider: tcpconns_diag.

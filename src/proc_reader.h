@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fallback source: /proc/net/tcp and /proc/net/tcp6, for kernels without
  * sock_diag. Only the ports and the state of each line are parsed. */
 #ifndef TCPCONNS_DIAG_PROC_READER_H

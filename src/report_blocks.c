@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "report_blocks.h"
 
 #include "collector_private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The value blocks one read dispatches, in upstream's order: "all" first,
  * then ports newest first, each port's -local block before its -remote
  * block. Kept apart from collectd so the order can be tested. */
@@ -12,7 +13,7 @@
  * "8080-remote"; "NAME-80-local" with a name) and its counts indexed by
  * state (TCS_MIN..TCS_MAX). name: the <Namespace> block's, or NULL. */
 typedef void (*report_block_fn)(void *ctx, const char *plugin_instance,
-                            const uint32_t *counts);
+                                const uint32_t *counts);
 
 void report_each_block(const struct collector *c, const char *name,
                        report_block_fn fn, void *ctx);
@@ -20,7 +21,7 @@ void report_each_block(const struct collector *c, const char *name,
 /* With ReportAcceptQueue: per reported local port that has listeners, the
  * accept queue length and the backlog limit, summed over its listeners. */
 typedef void (*report_queue_fn)(void *ctx, const char *plugin_instance,
-                            uint32_t accept_queue, uint32_t backlog);
+                                uint32_t accept_queue, uint32_t backlog);
 
 void report_each_queue(const struct collector *c, const char *name,
                        report_queue_fn fn, void *ctx);

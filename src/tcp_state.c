@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "tcp_state.h"
 
 const char *const tcs_names[TCS_COUNT] = {

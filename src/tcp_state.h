@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TCP state numbers and the names tcpconns has always dispatched for them. */
 #ifndef TCPCONNS_DIAG_TCP_STATE_H
 #define TCPCONNS_DIAG_TCP_STATE_H

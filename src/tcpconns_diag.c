@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* collectd glue: config, init, read, shutdown and dispatch. Counting lives
  * in the collector, which includes no collectd header. One collector
  * counts the daemon's own network namespace; each <Namespace> block adds
@@ -29,7 +30,7 @@
 
 /* One network namespace to count: the daemon's own, or a <Namespace>. */
 struct ns_reader {
-  char name[64]; /* "" for the daemon's own namespace */
+  char name[64];               /* "" for the daemon's own namespace */
   struct collector_config cfg; /* written while collectd reads the config */
   struct collector *collector; /* made from cfg at init */
   bool in_netns;

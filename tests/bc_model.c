@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "bc_model.h"
 
 #include "bytecode.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A user-space model of the kernel's inet_diag bytecode handling
  * (net/ipv4/inet_diag.c: inet_diag_bc_audit, valid_cc, inet_diag_bc_run),
  * so tests can check what bc_compile() emits without a kernel.

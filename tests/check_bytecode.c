@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bc_compile(): every program it emits must pass the kernel's audit and
  * give, for every socket, the same verdict as set membership, in a number
  * of ops logarithmic in the number of ports. Checked through the
@@ -162,7 +163,7 @@ static size_t compile_ok(const struct pset *l, const struct pset *r,
                          unsigned flags) {
   size_t len = 0;
   int err = bcm_compile_ports(l ? l->p : NULL, l ? l->n : 0, r ? r->p : NULL,
-                       r ? r->n : 0, flags, prog, BC_MAX_LEN, &len);
+                              r ? r->n : 0, flags, prog, BC_MAX_LEN, &len);
 
   ck_assert_msg(err == 0, "bc_compile: %d (local %zu, remote %zu ports)", err,
                 l ? l->n : 0, r ? r->n : 0);
@@ -345,9 +346,9 @@ START_TEST(worked_example_80_443) {
   for (size_t f = 0; f < 2; f++) {
     size_t len = 0;
 
-    ck_assert_int_eq(
-        bcm_compile_ports(ports, 2, ports, 2, flag_sets[f], prog, BC_MAX_LEN, &len),
-        0);
+    ck_assert_int_eq(bcm_compile_ports(ports, 2, ports, 2, flag_sets[f], prog,
+                                       BC_MAX_LEN, &len),
+                     0);
     ck_assert_int_eq(bcm_audit(prog, len), 0);
     ck_assert_int_eq(bcm_run(prog, len, 80, 40000, NULL), 1);
     ck_assert_int_eq(bcm_run(prog, len, 443, 40000, NULL), 1);
@@ -373,8 +374,8 @@ START_TEST(empty_filter_is_einval) {
   static const uint16_t ports[] = {80};
   size_t len = 12345;
 
-  ck_assert_int_eq(bcm_compile_ports(NULL, 0, NULL, 0, 0, prog, BC_MAX_LEN, &len),
-                   -EINVAL);
+  ck_assert_int_eq(
+      bcm_compile_ports(NULL, 0, NULL, 0, 0, prog, BC_MAX_LEN, &len), -EINVAL);
   ck_assert_int_eq(
       bcm_compile_ports(ports, 0, ports, 0, BC_NO_EQ, prog, BC_MAX_LEN, &len),
       -EINVAL);
@@ -397,12 +398,14 @@ START_TEST(huge_scattered_set_is_e2big) {
   for (size_t f = 0; f < 2; f++) {
     unsigned flags = flag_sets[f];
     ck_assert_int_eq(
-        bcm_compile_ports(set_a.p, set_a.n, NULL, 0, flags, out, big, &len), -E2BIG);
-    ck_assert_int_eq(
-        bcm_compile_ports(NULL, 0, set_a.p, set_a.n, flags, out, big, &len), -E2BIG);
-    ck_assert_int_eq(
-        bcm_compile_ports(set_a.p, set_a.n, set_a.p, set_a.n, flags, out, big, &len),
+        bcm_compile_ports(set_a.p, set_a.n, NULL, 0, flags, out, big, &len),
         -E2BIG);
+    ck_assert_int_eq(
+        bcm_compile_ports(NULL, 0, set_a.p, set_a.n, flags, out, big, &len),
+        -E2BIG);
+    ck_assert_int_eq(bcm_compile_ports(set_a.p, set_a.n, set_a.p, set_a.n,
+                                       flags, out, big, &len),
+                     -E2BIG);
   }
   free(out);
 }
@@ -416,7 +419,8 @@ START_TEST(small_out_buffer_is_e2big) {
   size_t len = 0, len2;
 
   ck_assert_int_eq(
-      bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, ref, sizeof(ref), &len), 0);
+      bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, ref, sizeof(ref), &len),
+      0);
   ck_assert_int_eq(bcm_audit(ref, len), 0);
   ck_assert_uint_gt(len, 8);
 
@@ -424,14 +428,15 @@ START_TEST(small_out_buffer_is_e2big) {
   for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
     memset(buf, 0xa5, sizeof(buf));
     ck_assert_int_eq(
-        bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, buf, caps[i], &len2), -E2BIG);
+        bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, buf, caps[i], &len2),
+        -E2BIG);
     for (size_t j = caps[i]; j < sizeof(buf); j++)
       ck_assert_msg(buf[j] == 0xa5, "cap %zu: byte %zu written", caps[i], j);
   }
   /* Exactly enough room works and gives the same program. */
   memset(buf, 0xa5, sizeof(buf));
-  ck_assert_int_eq(bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, buf, len, &len2),
-                   0);
+  ck_assert_int_eq(
+      bcm_compile_ports(local, 7, remote, 5, BC_NO_EQ, buf, len, &len2), 0);
   ck_assert_uint_eq(len2, len);
   ck_assert_mem_eq(buf, ref, len);
   ck_assert_uint_eq(buf[len], 0xa5);
@@ -465,8 +470,8 @@ START_TEST(largest_programs_fit_the_attribute) {
   while (lo < hi) {
     size_t mid = (lo + hi + 1) / 2;
     ranges_set(&set_a, mid, 0);
-    if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &len) ==
-            0 &&
+    if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog),
+                          &len) == 0 &&
         len <= target)
       lo = mid;
     else
@@ -479,14 +484,14 @@ START_TEST(largest_programs_fit_the_attribute) {
     size_t base;
 
     ranges_set(&set_a, r, 0);
-    if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &base) !=
-        0)
+    if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog),
+                          &base) != 0)
       continue;
     if (base > target || (target - base) % 8 != 0 || (target - base) / 8 > r)
       continue;
     ranges_set(&set_a, r, (target - base) / 8);
-    int err =
-        bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog, sizeof(prog), &len);
+    int err = bcm_compile_ports(set_a.p, set_a.n, NULL, 0, 0, prog,
+                                sizeof(prog), &len);
     ck_assert_msg(err == 0 || err == -E2BIG, "bc_compile: %d", err);
     if (err == 0) {
       ck_assert_msg(len <= attr_max,
@@ -510,7 +515,7 @@ START_TEST(near_limit_programs_are_correct) {
     size_t mid = (lo + hi + 1) / 2;
     ranges_set(&set_a, mid, mid / 3);
     if (bcm_compile_ports(set_a.p, set_a.n, NULL, 0, BC_NO_EQ, prog, BC_MAX_LEN,
-                   &len) == 0)
+                          &len) == 0)
       lo = mid;
     else
       hi = mid - 1;
@@ -518,9 +523,9 @@ START_TEST(near_limit_programs_are_correct) {
   /* The largest that compiles, and a few below it. */
   for (size_t r = lo; r > lo - 4; r--) {
     ranges_set(&set_a, r, r / 3);
-    ck_assert_int_eq(
-        bcm_compile_ports(set_a.p, set_a.n, NULL, 0, BC_NO_EQ, prog, BC_MAX_LEN, &len),
-        0);
+    ck_assert_int_eq(bcm_compile_ports(set_a.p, set_a.n, NULL, 0, BC_NO_EQ,
+                                       prog, BC_MAX_LEN, &len),
+                     0);
     ck_assert_msg(bcm_audit(prog, len) == 0,
                   "%zu ranges: %zu-byte program rejected", r, len);
     sweep_one(len, &set_a, true, "near limit");
@@ -679,7 +684,8 @@ START_TEST(model_rejects_bad_programs) {
   static const uint16_t ports[] = {22, 80, 443, 1000, 1001, 1002, 5000, 9000};
   size_t len = 0, checked = 0;
   ck_assert_int_eq(
-      bcm_compile_ports(ports, 8, ports, 8, BC_NO_EQ, prog, BC_MAX_LEN, &len), 0);
+      bcm_compile_ports(ports, 8, ports, 8, BC_NO_EQ, prog, BC_MAX_LEN, &len),
+      0);
   ck_assert_int_eq(bcm_audit(prog, len), 0);
   for (size_t off = 0; off < len; off += prog[off + 1]) {
     struct inet_diag_bc_op op, bad;

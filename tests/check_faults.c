@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Faults injected under the collector through the socket seam, on top of
  * the real kernel in a private namespace. For each: the read fails (or
  * carries on where that is the design), no descriptor is left behind,
@@ -166,8 +167,8 @@ static void setup(void) {
   struct collector_config cfg;
 
   config_init(&cfg);
-  ck_assert_int_eq(options_apply(&cfg, "LocalPort", "62100", warn_ignore,
-                                 NULL, err, sizeof(err)),
+  ck_assert_int_eq(options_apply(&cfg, "LocalPort", "62100", warn_ignore, NULL,
+                                 err, sizeof(err)),
                    0);
   options_finish(&cfg);
   ck_assert_int_eq(collector_init(&c, &cfg, &faulty), 0);

@@ -27,8 +27,9 @@ static int parse(const char *s, char *name, struct instance_id *id) {
   name[0] = '\0';
   memset(id, 0, sizeof(*id));
   id->name = name;
-  if (n > 0 && ((field[0][0] >= 'a' && field[0][0] <= 'z') ||
-                (field[0][0] >= 'A' && field[0][0] <= 'Z')) &&
+  if (n > 0 &&
+      ((field[0][0] >= 'a' && field[0][0] <= 'z') ||
+       (field[0][0] >= 'A' && field[0][0] <= 'Z')) &&
       n > 1) {
     strcpy(name, field[0]); /* a name: starts with a letter, has no '-' */
     memmove(field, field + 1, (size_t)--n * sizeof(field[0]));
@@ -61,8 +62,13 @@ static int same(const struct instance_id *a, const struct instance_id *b) {
 }
 
 static const char *const names[] = {
-    NULL, "web", "web_80", "a", "Z9", "x_", "local", "remote", "allx",
-    "selfish", "WEB", "n90", "k8s_pod_1", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"};
+    NULL,        "web",
+    "web_80",    "a",
+    "Z9",        "x_",
+    "local",     "remote",
+    "allx",      "selfish",
+    "WEB",       "n90",
+    "k8s_pod_1", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"};
 static const uint16_t ports[] = {1, 9, 10, 80, 90, 91, 443, 8080, 32767, 65535};
 
 struct made {
@@ -121,13 +127,25 @@ END_TEST
  * make one, are refused. */
 START_TEST(names_that_could_collide_are_refused) {
   static const char *const bad[] = {
-      "90",  "web-80", "80-local", "all", "ALL", "Self", "web.1", "",
-      "_x",  "-x",     "web 1",    "wéb", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"};
+      "90",
+      "web-80",
+      "80-local",
+      "all",
+      "ALL",
+      "Self",
+      "web.1",
+      "",
+      "_x",
+      "-x",
+      "web 1",
+      "wéb",
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"};
   const char *why;
 
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     why = NULL;
-    ck_assert_msg(!instance_name_valid(bad[i], &why), "\"%s\" accepted", bad[i]);
+    ck_assert_msg(!instance_name_valid(bad[i], &why), "\"%s\" accepted",
+                  bad[i]);
     ck_assert_ptr_nonnull(why);
   }
 }
@@ -137,10 +155,10 @@ START_TEST(upstream_instances_unchanged) {
   char buf[64];
   struct instance_id all = {.kind = INSTANCE_ALL};
   struct instance_id local = {.kind = INSTANCE_LOCAL, .lo = 80, .hi = 80};
-  struct instance_id remote = {.name = "", .kind = INSTANCE_REMOTE,
-                               .lo = 443, .hi = 443};
-  struct instance_id range = {.name = "web", .kind = INSTANCE_LOCAL,
-                              .lo = 8000, .hi = 8099};
+  struct instance_id remote = {
+      .name = "", .kind = INSTANCE_REMOTE, .lo = 443, .hi = 443};
+  struct instance_id range = {
+      .name = "web", .kind = INSTANCE_LOCAL, .lo = 8000, .hi = 8099};
 
   instance_format(buf, sizeof(buf), &all);
   ck_assert_str_eq(buf, "all");

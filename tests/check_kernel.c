@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The collector against the real kernel: each test runs in its own empty
  * network namespace with a known set of loopback sockets and checks exact
  * counts per port and state, and that a filtered dump brought only the

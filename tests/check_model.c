@@ -66,28 +66,38 @@ struct block_spec {
 };
 
 static const char *const opt_default[] = {NULL};
-static const char *const opt_ports[] = {
-    "LocalPort", "40001", "LocalPort",  "1002", "RemotePort",
-    "40003",     "RemotePort", "61002", NULL};
+static const char *const opt_ports[] = {"LocalPort",  "40001",      "LocalPort",
+                                        "1002",       "RemotePort", "40003",
+                                        "RemotePort", "61002",      NULL};
 static const char *const opt_ranges[] = {
     "LocalPort", "40000-40007", "LocalPort", "40004-40011", "RemotePort",
     "1000-1003", "LocalPort",   "61001",     NULL};
-static const char *const opt_states[] = {
-    "ListeningPorts", "true", "States", "ESTABLISHED TIME_WAIT", "States",
-    "CLOSE_WAIT FIN_WAIT2", "LocalPort", "40002", NULL};
+static const char *const opt_states[] = {"ListeningPorts",
+                                         "true",
+                                         "States",
+                                         "ESTABLISHED TIME_WAIT",
+                                         "States",
+                                         "CLOSE_WAIT FIN_WAIT2",
+                                         "LocalPort",
+                                         "40002",
+                                         NULL};
 static const char *const opt_listen_only[] = {"States", "LISTEN", NULL};
 static const char *const opt_all[] = {"AllPortsSummary", "true", "LocalPort",
                                       "1001", NULL};
 static const char *const opt_queue[] = {"ReportAcceptQueue", "true", NULL};
-static const char *const opt_ns[] = {"ListeningPorts", "true",     "RemotePort",
-                                     "40005",          "ReportAcceptQueue",
-                                     "true",           NULL};
+static const char *const opt_ns[] = {
+    "ListeningPorts",    "true", "RemotePort", "40005",
+    "ReportAcceptQueue", "true", NULL};
 
 static const struct block_spec specs[] = {
-    {"default", 0, opt_default},   {"ports", 0, opt_ports},
-    {"ranges", 0, opt_ranges},     {"states", 0, opt_states},
-    {"listen-only", 0, opt_listen_only}, {"all", 0, opt_all},
-    {"queue", 0, opt_queue},       {"namespace", 1, opt_default},
+    {"default", 0, opt_default},
+    {"ports", 0, opt_ports},
+    {"ranges", 0, opt_ranges},
+    {"states", 0, opt_states},
+    {"listen-only", 0, opt_listen_only},
+    {"all", 0, opt_all},
+    {"queue", 0, opt_queue},
+    {"namespace", 1, opt_default},
     {"namespace-ports", 1, opt_ns},
 };
 #define NBLOCKS (sizeof(specs) / sizeof(specs[0]))
@@ -253,8 +263,8 @@ static void model_expect(const struct model_cfg *m, const struct truth *t,
   for (int r = 0; r < m->nranges; r++) {
     memset(counts, 0, sizeof(counts));
     for (size_t i = 0; i < t->n; i++) {
-      uint16_t port = m->ranges[r].local ? t->socks[i].sport
-                                         : t->socks[i].dport;
+      uint16_t port =
+          m->ranges[r].local ? t->socks[i].sport : t->socks[i].dport;
       if (port >= m->ranges[r].lo && port <= m->ranges[r].hi)
         counts[t->socks[i].state]++;
     }
@@ -274,9 +284,9 @@ struct block {
   struct fault_io faults;
   struct diag_io netns_io;
   struct netns_target target;
-  int fault_run;           /* faulty reads still to come in this run */
-  int failed_since_ok;     /* reads failed since the last success */
-  char history[256];       /* the faults since the last success */
+  int fault_run;       /* faulty reads still to come in this run */
+  int failed_since_ok; /* reads failed since the last success */
+  char history[256];   /* the faults since the last success */
 };
 
 static struct block blocks[NBLOCKS];
@@ -291,8 +301,7 @@ static void got_block(void *ctx, const char *inst, const uint32_t *counts) {
 static void got_queue(void *ctx, const char *inst, uint32_t accept,
                       uint32_t backlog) {
   (void)ctx;
-  lines_add(&got_lines, "%s queue accept=%u backlog=%u", inst, accept,
-            backlog);
+  lines_add(&got_lines, "%s queue accept=%u backlog=%u", inst, accept, backlog);
 }
 
 static void warn_ignore(void *ctx, const char *m) {
@@ -603,7 +612,8 @@ static int read_and_check(struct block *b, unsigned long step, const char *op,
     if (used < sizeof(b->history) - 40)
       snprintf(b->history + used, sizeof(b->history) - used, "%s%s@%u",
                used ? ", " : "", fault_kind_name(plan.kind), plan.call);
-    ck_assert_msg(b->faults.fired, "MODEL_SEED=%llu: step %lu, block \"%s\": "
+    ck_assert_msg(b->faults.fired,
+                  "MODEL_SEED=%llu: step %lu, block \"%s\": "
                   "read failed with no fault planned: %s",
                   (unsigned long long)seed, step, b->spec->name, b->c.error);
     return 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Option parsing: upstream tcpconns' meaning, plus warnings and errors that
  * name the option and the value. */
 #include "collector_private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Flat tables: counting, upstream's entry lifecycle, the filter's port
  * lists and the dispatch list. */
 #include "collector_private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The /proc/net/tcp{,6} line parser and file reader. */
 #include "proc_reader.h"
 

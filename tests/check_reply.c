@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reply parsing on crafted buffers. */
 #include "diag_reply.h"
 #include "nlbuf.h"

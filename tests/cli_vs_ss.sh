@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # cli_vs_ss.sh: tcpconns-diag prints what ss sees.
 #
 # In a private network namespace holding tests/daemon/sockset's known set of

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Installs what building, running and testing tcpconns_diag needs on
 # Debian 12 (as root). Safe to run again.
 set -euo pipefail

@@ -112,8 +112,7 @@ static ssize_t fo_recv(void *ctx, struct mnl_socket *nl, void *buf,
   }
   if (due(f, FAULT_DONE_ERR)) {
     f->fired = true;
-    return forge(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_DONE,
-                 -f->plan.err);
+    return forge(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_DONE, -f->plan.err);
   }
   if (due(f, FAULT_EOF)) {
     f->fired = true;
@@ -148,9 +147,9 @@ void fault_io_arm(struct fault_io *f, const struct fault_plan *plan) {
 
 const char *fault_kind_name(enum fault_kind k) {
   static const char *const names[FAULT_KINDS] = {
-      "none", "open",        "send",       "recv", "eintr-storm",
-      "cut",  "wrong-seq",   "wrong-pid",  "nlmsg-error",
-      "done-error", "eof", "refused-filter"};
+      "none",        "open",       "send",      "recv",
+      "eintr-storm", "cut",        "wrong-seq", "wrong-pid",
+      "nlmsg-error", "done-error", "eof",       "refused-filter"};
 
   return k < FAULT_KINDS ? names[k] : "?";
 }

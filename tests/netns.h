@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private network namespaces and loopback sockets for real-kernel tests. */
 #ifndef TCPCONNS_DIAG_TESTS_NETNS_H
 #define TCPCONNS_DIAG_TESTS_NETNS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "nlbuf.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Builds netlink reply buffers by hand, for parser and dump tests. */
 #ifndef TCPCONNS_DIAG_TESTS_NLBUF_H
 #define TCPCONNS_DIAG_TESTS_NLBUF_H

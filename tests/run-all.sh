@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The whole test suite from a fresh Debian 12 machine (as root): installs
 # the dependencies, builds, and runs `make check` twice: a normal build
 # (unit, real-kernel and real-daemon tests), then an ASan/UBSan build of

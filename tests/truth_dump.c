@@ -58,8 +58,8 @@ static int dump_family(struct mnl_socket *nl, uint8_t family, uint32_t seq,
     n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
     if (n < 0)
       return -errno;
-    ret = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), add_sock,
-                     t);
+    ret =
+        mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), add_sock, t);
   } while (ret > MNL_CB_STOP);
   return ret == MNL_CB_STOP ? 0 : -EPROTO;
 }
@@ -89,8 +89,8 @@ int truth_dump(struct truth *t) {
 }
 
 int truth_equal(const struct truth *a, const struct truth *b) {
-  return a->n == b->n &&
-         (a->n == 0 || memcmp(a->socks, b->socks, a->n * sizeof(*a->socks)) == 0);
+  return a->n == b->n && (a->n == 0 || memcmp(a->socks, b->socks,
+                                              a->n * sizeof(*a->socks)) == 0);
 }
 
 void truth_free(struct truth *t) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tcpconns-diag's command line: flags parsed into the plugin's options (in
  * command-line order, for the core to apply) and the CLI's own settings. */
 #ifndef TCPCONNS_DIAG_CLI_ARGS_H

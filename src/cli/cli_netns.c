@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "cli_netns.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Entering another network namespace before the first read, so the
  * netlink socket (and the /proc fallback) sees that namespace. The CLI is
  * single-threaded, so setns() moves the whole process. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "cli_output.h"
 
 #include "report_blocks.h"
@@ -49,7 +50,8 @@ static void json_block(void *data, const char *instance,
 }
 
 void cli_print_json(FILE *out, const struct collector *c) {
-  struct json_ctx j = {.out = out, .states = collector_config(c)->report_states, .first = true};
+  struct json_ctx j = {
+      .out = out, .states = collector_config(c)->report_states, .first = true};
 
   fputc('{', out);
   report_each_block(c, NULL, json_block, &j);
@@ -103,7 +105,8 @@ static void table_row(void *data, const char *instance,
 }
 
 void cli_print_table(FILE *out, const struct collector *c) {
-  struct table_ctx t = {.out = out, .states = collector_config(c)->report_states};
+  struct table_ctx t = {.out = out,
+                        .states = collector_config(c)->report_states};
 
   t.instance_width = (int)strlen(INSTANCE_HEADER);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One read's blocks as tcpconns-diag prints them: a JSON object on one
  * line, or a table. Blocks come in the plugin's dispatch order, states in
  * kernel order, only the reported ones (report_states). */

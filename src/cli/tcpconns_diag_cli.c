@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tcpconns-diag: the plugin's counts, once or every few seconds, as JSON or
  * a table, from the same core and with the same options, without collectd.
  *
@@ -112,7 +113,7 @@ static int read_and_print(struct reader *r) {
     if (!watching || err != r->last_err)
       fprintf(stderr, CLI_NAME ": %s%s\n",
               collector_error(r->c)[0] != '\0' ? collector_error(r->c)
-                                                : strerror(-err),
+                                               : strerror(-err),
               watching ? "; retrying at the next read" : "");
     r->last_err = err;
     return EXIT_READ;

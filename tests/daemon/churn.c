@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* churn: TCP socket sets on loopback for tests/daemon/churn.sh (and
  * soak.sh), run inside a private network namespace.
  *

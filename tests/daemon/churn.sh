@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Churn: in a private network namespace, tests/daemon/churn opens and
 # closes thousands of connections per second on some ports while other
 # ports hold a static set, and two collectd daemons read at Interval 1 for

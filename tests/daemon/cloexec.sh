@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # cloexec.sh: the plugin's descriptors do not leak into children that other
 # plugins fork.
 #

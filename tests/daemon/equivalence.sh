@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # equivalence.sh: tcpconns_diag is a drop-in for upstream tcpconns, through the
 # real daemon.
 #

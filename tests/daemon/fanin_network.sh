@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # fanin_network.sh: the usual fan-in. An edge host runs tcpconns_diag and
 # ships its values with collectd's network plugin to a central collectd,
 # which writes them to csv and to Graphite; the values arrive unchanged,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Bad <Plugin tcpconns_diag> blocks stop collectd's configuration with one
 # error line naming the option and the value, and never crash it; guesses
 # upstream makes silently are kept and logged as warnings.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The options beyond upstream, through the real daemon on real sockets in
 # private namespaces: States, a port range, ReportAcceptQueue, ReportSelf,
 # and <Namespace> blocks (values named after the namespace; a namespace

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the glue_*.sh daemon tests: a scratch dir with a PluginDir of
 # copied modules (collectd refuses symlinks) and a config writer.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # A netlink failure on consecutive reads is logged once, the reads fail (so
 # collectd backs off), and the first read after the fault gives values
 # again. The fault is real: strace makes the kernel's sendmsg fail.

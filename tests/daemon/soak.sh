@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Soak: collectd with the plugin at Interval 1 for SOAK_SECONDS in a
 # private network namespace holding SOAK_SOCKETS sockets (default 100k,
 # held by tests/daemon/churn worker processes), with some churn on top

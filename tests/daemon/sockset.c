@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sockset: build a known set of TCP sockets on loopback, then hold it.
  *
  * Used by tests/daemon/equivalence.sh, which runs it inside a private network

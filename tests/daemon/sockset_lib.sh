@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # sockset_lib.sh: shared by the writer and fan-in daemon tests
 # (writers_rrdtool.sh, writers_graphite.sh, fanin_network.sh). Source it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* strip_cloexec: an LD_PRELOAD shim for tests/daemon/cloexec.sh. It removes
  * SOCK_CLOEXEC from the type argument of every socket(2) call, as if the
  * code asking for it had forgotten it, so the test can show that it catches

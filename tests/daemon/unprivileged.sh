@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # collectd running as an unprivileged user, with no capabilities at all
 # (setpriv: uid nobody, gid nogroup, no supplementary groups, empty
 # inheritable, ambient and bounding sets, no_new_privs), inside a private

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The real daemon (collectd -f, Interval 1) with the plugin under
 # valgrind --leak-check=full, for several reads, in a private network
 # namespace holding a known socket set; stopped with SIGTERM (so the

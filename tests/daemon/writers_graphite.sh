@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # writers_graphite.sh: through collectd's write_graphite into a real carbon,
 # tcpconns_diag's values land in the whisper files upstream tcpconns produces,
 # with the right values.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # writers_rrdtool.sh: with collectd's rrdtool writer, tcpconns_diag writes the
 # same RRD files as upstream tcpconns, holding the same values.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: bc_compile() on arbitrary local and remote port sets.
  * Every program it emits must pass the kernel's audit (tests/bc_model.c)
  * and accept a socket exactly when its local port is in the local set or
@@ -200,8 +201,7 @@ static int compile(size_t cap, uint8_t **out, size_t *len, unsigned flags) {
   memset(*out, CANARY, cap ? cap : 1);
   *len = (size_t)-1;
   if (use_ranges)
-    return bc_compile(L.raw, L.nraw, R.raw, R.nraw, flags, *out, cap,
-                             len);
+    return bc_compile(L.raw, L.nraw, R.raw, R.nraw, flags, *out, cap, len);
   return bcm_compile_ports(L.list, L.n, R.list, R.n, flags, *out, cap, len);
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: options_apply() with arbitrary keys and values
  * against a fresh collector, then options_finish(), checked against an
  * independent reading of the documented rules (README, "Options").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: diag_parse_reply() on arbitrary bytes as one received
  * buffer, checked against a small reference reading of the same bytes.
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Builds the three libFuzzer targets with clang straight from the sources
 # (the core in src/, tests/bc_model.c, -lmnl) into a scratch directory and
 # runs each for SECONDS (default 60), starting from the seed corpus in
