@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,23 @@ struct open_job {
   uint32_t portid;
   int err;
 };
+
+/* The namespace's net.ipv4.tcp_ehash_entries (0 if unreadable). Net
+ * sysctls answer for the namespace of the thread that opens them. */
+static int read_ehash_entries(void) {
+  char buf[32];
+  ssize_t n;
+  int fd = open("/proc/sys/net/ipv4/tcp_ehash_entries", O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  return atoi(buf);
+}
 
 /* Runs in its own thread: its namespace change ends with it. */
 static void *open_in_netns(void *arg) {
@@ -37,6 +55,7 @@ static void *open_in_netns(void *arg) {
     job->err = errno;
     return NULL;
   }
+  job->target->ehash_entries = read_ehash_entries();
   job->target->dev = st.st_dev;
   job->target->ino = st.st_ino;
   job->target->opened = true;

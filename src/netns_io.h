@@ -17,6 +17,10 @@ struct netns_target {
   dev_t dev;      /* identity of the namespace the socket was opened in */
   ino_t ino;
   bool opened;
+  /* net.ipv4.tcp_ehash_entries seen inside the namespace when the socket
+   * was opened: negative when it shares the host's established hash, so
+   * every dump there walks all of the host's sockets too. 0: unknown. */
+  int ehash_entries;
 };
 
 enum netns_state {

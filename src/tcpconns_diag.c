@@ -45,6 +45,7 @@ static struct ns_reader host;
 static bool host_configured;
 static struct ns_reader **namespaces;
 static size_t nnamespaces;
+static bool shared_hash_hinted;
 static bool config_failed;
 
 /* Every log line of the plugin: "tcpconns_diag plugin: ", then the
@@ -379,6 +380,28 @@ static int read_namespace(struct ns_reader *in) {
   return 0;
 }
 
+/* Namespaces that share the host's established hash make every read walk
+ * all of the host's sockets once more each (README: container hosts). */
+static void hint_shared_hash_once(void) {
+  size_t shared = 0;
+
+  if (shared_hash_hinted)
+    return;
+  for (size_t i = 0; i < nnamespaces; i++)
+    shared += namespaces[i]->target.ehash_entries < 0;
+  if (shared == 0)
+    return;
+  log_line(LOG_NOTICE, NULL,
+           "%zu of the %zu <Namespace> blocks share the host's TCP "
+           "established hash (net.ipv4.tcp_ehash_entries is negative "
+           "inside them), so each read walks every TCP socket of the host "
+           "%zu times. Namespaces created while net.ipv4.tcp_child_ehash_"
+           "entries is set in their parent get a hash of their own and "
+           "cost only their own sockets.",
+           shared, nnamespaces, shared + 1);
+  shared_hash_hinted = true;
+}
+
 static int tcd_read(void) {
   /* The daemon's own namespace decides the result (and collectd's back-off);
    * a failing container namespace is logged and does not hold the others
@@ -387,6 +410,7 @@ static int tcd_read(void) {
 
   for (size_t i = 0; i < nnamespaces; i++)
     read_namespace(namespaces[i]);
+  hint_shared_hash_once();
   return ret;
 }
 
