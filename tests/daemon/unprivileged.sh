@@ -69,7 +69,7 @@ CHURN=$BUILDDIR/tests/daemon/churn
 if [ ! -x "$CHURN" ]; then
   CHURN=$WORK/churn
   ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -o "$CHURN" \
-    "$SRCDIR/tests/daemon/churn.c" || fail "cannot build churn"
+    "$SRCDIR/tests/daemon/churn.c" "$SRCDIR/tests/sockload.c" || fail "cannot build churn"
 fi
 
 ip netns add "$ns" || fail "cannot create a network namespace"
