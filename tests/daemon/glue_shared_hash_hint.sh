@@ -3,24 +3,17 @@
 # A <Namespace> that shares the host's TCP established hash makes every
 # read walk all of the host's sockets once more: the plugin says so once,
 # naming the sysctl. A namespace with a hash of its own gets no hint.
-. "$(dirname "$0")/glue_lib.sh"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 [ -e /proc/sys/net/ipv4/tcp_child_ehash_entries ] ||
-  { echo "SKIP: no net.ipv4.tcp_child_ehash_entries on this kernel"; exit 77; }
+  skip "no net.ipv4.tcp_child_ehash_entries on this kernel"
+daemon_setup glue
+show_on_fail "$WORK/collectd.log"
 
-shared=tcd-hash-s-$$ private=tcd-hash-p-$$
 old=$(sysctl -n net.ipv4.tcp_child_ehash_entries)
-cleanup() {
-  sysctl -qw net.ipv4.tcp_child_ehash_entries="$old"
-  ip netns del "$shared" 2>/dev/null
-  ip netns del "$private" 2>/dev/null
-  cleanup_glue
-}
-trap cleanup EXIT
-ip netns add "$shared"
+ns_new shared hash-s
 # A private hash: the sysctl must be set in the parent when it is created.
-sysctl -qw net.ipv4.tcp_child_ehash_entries=1024
-ip netns add "$private"
-sysctl -qw net.ipv4.tcp_child_ehash_entries="$old"
+ns_new private hash-p 1024
 [ "$(ip netns exec "$shared" sysctl -n net.ipv4.tcp_ehash_entries)" -lt 0 ] ||
   fail "a namespace made with tcp_child_ehash_entries=$old should share the hash"
 [ "$(ip netns exec "$private" sysctl -n net.ipv4.tcp_ehash_entries)" -gt 0 ] ||
@@ -28,9 +21,9 @@ sysctl -qw net.ipv4.tcp_child_ehash_entries="$old"
 
 run() { # name path -> the log of one collectd -T
   rm -f "$WORK/collectd.log"
-  write_conf "$WORK/$1.conf" 10 "<Namespace \"$1\">" "  Path \"$2\"" \
-    '</Namespace>' </dev/null
-  collectd -T -C "$WORK/$1.conf" >/dev/null 2>&1 || fail "collectd -T failed"
+  conf_write "$WORK/$1.conf" -i 10 -w csv -- "<Namespace \"$1\">" "  Path \"$2\"" \
+    '</Namespace>'
+  "$COLLECTD" -T -C "$WORK/$1.conf" >/dev/null 2>&1 || fail "collectd -T failed"
 }
 run shared "/var/run/netns/$shared"
 n=$(grep -c 'share the host.s TCP established hash' "$WORK/collectd.log" || true)
