@@ -17,43 +17,24 @@
 #               like contrib/try-foreground.sh does if missing)
 #   DEMO_KEEP   a directory to keep the RRD files in (default: removed)
 #   DEMO_NO_INSTALL=1  do not run tests/deps.sh first
-set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../tests/lib.sh"
 seconds=${1:-240}
-out=${2:-$top/contrib/dashboard-example.png}
-[ "$(id -u)" = 0 ] || { echo "$0: run as root (network namespace)" >&2; exit 1; }
+out=${2:-$SRCDIR/contrib/dashboard-example.png}
+need_root "network namespace"
 
-[ -n "${DEMO_NO_INSTALL:-}" ] || bash "$top/tests/deps.sh"
-for p in rrdtool librrd8; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$p"
-done
-plugin=${PLUGIN_SO:-$top/build-try/.libs/tcpconns_diag.so}
-if [ ! -f "$plugin" ]; then
-  (cd "$top" && autoreconf -fi >/dev/null 2>&1)
-  mkdir -p "$top/build-try"
-  (cd "$top/build-try" && "$top/configure" -q && make -s -j"$(nproc)")
+[ -n "${DEMO_NO_INSTALL:-}" ] || bash "$SRCDIR/tests/deps.sh"
+need_collectd rrdtool
+need_lib rrdtool librrd8
+need_cmd rrdtool # for contrib/dashboard.sh
+need_cmd nft nftables
+if [ -z "${PLUGIN_SO:-}" ]; then
+  PLUGIN_SO=$SRCDIR/build-try/.libs/tcpconns_diag.so
+  build_plugin "$SRCDIR/build-try"
 fi
 
-run=$(mktemp -d /tmp/tcpconns-demo.XXXXXX)
-ns=tcd-demo-$$
-cpid=
-lpid=
-cleanup() {
-  [ -n "$lpid" ] && kill -TERM "$lpid" 2>/dev/null
-  [ -n "$cpid" ] && kill -TERM "$cpid" 2>/dev/null
-  wait 2>/dev/null || true
-  if [ -e "/run/netns/$ns" ]; then
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  fi
-  rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+work_dir demo
+ns_new ns demo
 ip netns exec "$ns" sysctl -q -w net.core.somaxconn=4096
 ip netns exec "$ns" nft -f - <<'EOF'
 table inet demo {
@@ -64,54 +45,29 @@ table inet demo {
 }
 EOF
 
-mkdir -p "$run/plugins"
-cp /usr/lib/collectd/{logfile,rrdtool}.so "$run/plugins/"
-cp "$plugin" "$run/plugins/tcpconns_diag.so"
+plugin_dir logfile rrdtool
 host=web1
-cat >"$run/collectd.conf" <<EOF
-Hostname "$host"
-FQDNLookup false
-Interval 1
-BaseDir "$run"
-PIDFile "$run/collectd.pid"
-PluginDir "$run/plugins"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "$run/collectd.log"
-</Plugin>
-LoadPlugin rrdtool
-<Plugin rrdtool>
-  DataDir "$run/rrd"
-</Plugin>
-LoadPlugin tcpconns_diag
-<Plugin tcpconns_diag>
-  LocalPort "80"
-  LocalPort "443"
-</Plugin>
-EOF
+conf_write "$WORK/collectd.conf" -H "$host" -w rrdtool -- 'LocalPort "80"' 'LocalPort "443"'
 
 start=$(date +%s)
-ip netns exec "$ns" collectd -f -C "$run/collectd.conf" >"$run/collectd.out" 2>&1 &
-cpid=$!
+ns_bg "$ns" "$WORK/collectd.out" "$COLLECTD" -f -C "$WORK/collectd.conf"
+cpid=$BG_PID
 sleep 3 # a few reads of the idle ports first
 echo "load on ports 80 and 443 for $seconds s (namespace $ns)"
-ip netns exec "$ns" python3 "$top/contrib/dashboard-load.py" "$((seconds + 5))" &
+ip netns exec "$ns" python3 "$SRCDIR/contrib/dashboard-load.py" "$((seconds + 5))" &
 lpid=$!
+bg_track "$lpid"
 sleep "$seconds"
-kill -0 "$lpid" || { echo "$0: the load generator failed" >&2; exit 1; }
+kill -0 "$lpid" || fail "the load generator failed"
 # collectd stops first, so the picture ends with the load still running.
 kill -TERM "$cpid"
 wait "$cpid" || true
-cpid=
 end=$(date +%s)
-wait "$lpid" || { echo "$0: the load generator failed" >&2; exit 1; }
-lpid=
+wait "$lpid" || fail "the load generator failed"
 
 if [ -n "${DEMO_KEEP:-}" ]; then
   mkdir -p "$DEMO_KEEP"
-  cp -r "$run/rrd/." "$DEMO_KEEP/"
+  cp -r "$WORK/rrd/." "$DEMO_KEEP/"
 fi
 DASH_START=$start DASH_END=$end DASH_WIDTH=${DASH_WIDTH:-900} \
-  bash "$top/contrib/dashboard.sh" "$run/rrd" "$host" "$out" 80 443
+  bash "$SRCDIR/contrib/dashboard.sh" "$WORK/rrd" "$host" "$out" 80 443

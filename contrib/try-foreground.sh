@@ -5,43 +5,14 @@
 # csv writer printing every value to stdout. Ctrl-C to stop.
 # Options for the plugin block come from the arguments, e.g.
 #   contrib/try-foreground.sh 'LocalPort "22"' 'AllPortsSummary true'
-set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-bash "$top/tests/deps.sh"
-build="$top/build-try"
-if [ ! -f "$build/.libs/tcpconns_diag.so" ]; then
-  (cd "$top" && autoreconf -fi >/dev/null 2>&1)
-  mkdir -p "$build"
-  (cd "$build" && "$top/configure" -q && make -s -j"$(nproc)")
-fi
-run=$(mktemp -d)
-trap 'rm -rf "$run"' EXIT
-mkdir "$run/plugins"
-# collectd loads plugins from one directory and refuses symlinks.
-cp /usr/lib/collectd/{logfile,csv}.so "$build/.libs/tcpconns_diag.so" \
-  "$run/plugins/"
-{
-  cat <<CONF
-Interval 10
-FQDNLookup false
-BaseDir "$run"
-PIDFile "$run/collectd.pid"
-PluginDir "$run/plugins"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File STDOUT
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir stdout
-</Plugin>
-LoadPlugin tcpconns_diag
-<Plugin tcpconns_diag>
-CONF
-  for opt in "$@"; do printf '  %s\n' "$opt"; done
-  echo "</Plugin>"
-} >"$run/collectd.conf"
-echo "Running: collectd -f -C $run/collectd.conf (Ctrl-C to stop)"
-collectd -f -C "$run/collectd.conf"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../tests/lib.sh"
+bash "$SRCDIR/tests/deps.sh"
+PLUGIN_SO=$SRCDIR/build-try/.libs/tcpconns_diag.so
+build_plugin "$SRCDIR/build-try"
+need_collectd
+work_dir try
+plugin_dir logfile csv
+conf_write "$WORK/collectd.conf" -H '' -i 10 -L STDOUT -w csv:stdout -- "$@"
+echo "Running: collectd -f -C $WORK/collectd.conf (Ctrl-C to stop)"
+"$COLLECTD" -f -C "$WORK/collectd.conf"

@@ -18,122 +18,39 @@
 # 1), warnings, --help/--version, and --watch 1 stopped by SIGINT after
 # 2.5 s (at least two documents, exit 0).
 #
-# Environment:
-#   BUILDDIR   the build directory (default: .); tcpconns-diag and
-#              tests/daemon/sockset are there
-#   SRCDIR     the source tree (default: one level above this script)
+# Environment: see tests/lib.sh (BUILDDIR, SRCDIR, KEEP_WORK), and
 #   CLI        the program under test (default: $BUILDDIR/tcpconns-diag)
 #   CLI_EXTRA  self-check only: flags added to the CLI (not to the
 #              expectation) in every comparison; with e.g. "--local-port
 #              9999" the test must fail
-#   CLI_KEEP=1 keep the work directory even when the test passes
 #
 # Exit: 0 pass, 1 fail, 77 skip (not root).
-set -u
-export LC_ALL=C
-
-BUILDDIR=${BUILDDIR:-.}
-SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 CLI=${CLI:-$BUILDDIR/tcpconns-diag}
 CLI_EXTRA=${CLI_EXTRA:-}
 
-ALL_STATES="ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSED CLOSE_WAIT LAST_ACK LISTEN CLOSING"
-SS_STATES=(state established state syn-sent state syn-recv state fin-wait-1
-  state fin-wait-2 state time-wait state closed state close-wait
-  state last-ack state listening state closing)
-
-log() { printf '%s\n' "$*"; }
-skip() { log "SKIP: $*"; exit 77; }
-fail() { log "FAIL: $*"; exit 1; }
-
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, nftables)"
-for tool in ip ss nft awk timeout; do
-  command -v $tool >/dev/null || fail "needs $tool (iproute2, nftables, coreutils)"
-done
+need_root "network namespaces, nftables"
+need_cmd ip iproute2
+need_cmd ss iproute2
+need_cmd nft nftables
+need_cmd timeout coreutils
 [ -x "$CLI" ] || fail "no CLI at $CLI (build it first)"
-
-SOCKSET=$BUILDDIR/tests/daemon/sockset
-if [ ! -x "$SOCKSET" ]; then # not built by make: build it here
-  SOCKSET=$(mktemp /tmp/sockset.XXXXXX)
-  ${CC:-cc} -std=c11 -D_GNU_SOURCE -o "$SOCKSET" "$SRCDIR/tests/daemon/sockset.c" ||
-    fail "cannot build sockset"
-fi
-
-# --- setup and cleanup -------------------------------------------------------
-
-WORK=$(mktemp -d /tmp/tcpconns-cli.XXXXXX)
-NS=tcd-cli-$$-${RANDOM}
-NS_EMPTY=$NS-empty
-SS_PID=
-RESULT=1
-
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-  local ns pid
-  [ -n "$SS_PID" ] && kill -TERM "$SS_PID" 2>/dev/null
-  for ns in "$NS" "$NS_EMPTY"; do
-    [ -e "/run/netns/$ns" ] || continue
-    # Anything still in our private namespaces was started by this script.
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
-  wait 2>/dev/null
-  case "$SOCKSET" in /tmp/sockset.*) rm -f "$SOCKSET" ;; esac
-  if [ "$RESULT" = 0 ] && [ -z "${CLI_KEEP:-}" ]; then
-    rm -rf "$WORK"
-  else
-    log "work directory kept: $WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 1' INT TERM HUP
-
-ip netns add "$NS" || fail "cannot create a network namespace"
-ip netns add "$NS_EMPTY" || fail "cannot create a second network namespace"
-in_ns() { ip netns exec "$NS" "$@"; }
-ip -n "$NS" link set lo up || fail "cannot bring lo up in $NS"
-# As in tests/daemon/equivalence.sh: SYN_SENT/SYN_RECV, FIN_WAIT1, CLOSING
-# and LAST_ACK are held by dropping segments on input, and ephemeral ports
-# stay below the set's fixed ports.
-in_ns sysctl -q -w net.ipv4.tcp_syn_retries=10 net.ipv4.tcp_synack_retries=10 \
-  net.ipv4.ip_local_port_range="20000 29999" ||
-  fail "cannot set sysctls in $NS"
-in_ns nft -f - <<'EOF' || fail "cannot install the nftables rules"
-table inet sockset {
-  chain in {
-    type filter hook input priority 0; policy accept;
-    tcp sport 9090 tcp flags & (syn | ack) == (syn | ack) drop
-    tcp dport 7777 tcp flags & fin == fin drop
-    tcp sport 7778 tcp flags & fin == fin drop
-  }
-}
-EOF
+work_dir cli
 
 # The namespace's TCP sockets: "STATE local peer" per line, sorted, states
 # and addresses as ss prints them.
 snapshot() { # namespace
-  ip netns exec "$1" ss -Htan "${SS_STATES[@]}" | awk '{ print $1, $4, $5 }' | sort
+  ip netns exec "$1" ss -Htan "${SS_STATE_ARGS[@]}" | awk '{ print $1, $4, $5 }' | sort
 }
 
-coproc SOCKSET_CO { exec ip netns exec "$NS" "$SOCKSET" 2>"$WORK/sockset.err"; }
-SS_PID=$SOCKSET_CO_PID
-exec {SS_OUT}<&"${SOCKSET_CO[0]}"
-if ! read -r -t 20 -u "$SS_OUT" line || [ "$line" != ready ]; then
-  fail "sockset did not get ready: $(cat "$WORK/sockset.err")"
-fi
-
-BEFORE=$(snapshot "$NS")
-for _ in $(seq 20); do
-  sleep 0.3
-  s=$(snapshot "$NS")
-  [ "$s" = "$BEFORE" ] && break
-  BEFORE=$s
-done
-[ "$s" = "$BEFORE" ] || fail "the socket set does not settle"
-for state in ESTAB SYN-SENT SYN-RECV FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT \
-  CLOSE-WAIT LAST-ACK LISTEN CLOSING; do
-  grep -q "^$state " <<<"$BEFORE" || fail "the socket set has no $state socket: $BEFORE"
-done
+# The socket set (tests/daemon/sockset: every state but CLOSED) in NS; a
+# second, empty namespace NS_EMPTY to run the CLI from.
+sockset_start
+ns_new NS_EMPTY cli-empty
+sockset_settle snapshot "$NS"
+BEFORE=$SOCKSET_TABLE
+sockset_every_state "$BEFORE"
 
 # --- expected counts from ss ---------------------------------------------------
 
@@ -158,7 +75,7 @@ expect() {
   done
   [ "$all" = 0 ] && [ -z "$locals$remotes" ] && listening=1
   awk -v all="$all" -v listening="$listening" -v locals="$locals" \
-    -v remotes="$remotes" -v states="$states" -v order="$ALL_STATES" '
+    -v remotes="$remotes" -v states="$states" -v order="$TCP_STATES" '
     function port(a) { sub(/.*:/, "", a); return a == "*" ? 0 : a + 0 }
     function block(inst, dir, lo, hi) {
       if (inst in seen) return
@@ -255,7 +172,7 @@ reported_states() { # the --states flags' names (upper case) in kernel order
     shift
   done
   given=${given^^}
-  for st in $ALL_STATES; do
+  for st in $TCP_STATES; do
     if [ -z "$given" ] || [[ " $given " == *" $st "* ]]; then out="$out $st"; fi
   done
   echo "${out# }"
@@ -281,13 +198,13 @@ compare() {
   local out=$WORK/$name.out err=$WORK/$name.err
   for _ in 1 2 3 4 5; do
     snapshot "$NS" >"$WORK/$name.ss"
+    rc=0
     case $runner in
     outside) "$CLI" --netns "$NS" "${cli[@]}" ;;
-    pid) "$CLI" --netns-pid "$SS_PID" "${cli[@]}" ;;
+    pid) "$CLI" --netns-pid "$SOCKSET_PID" "${cli[@]}" ;;
     inside) ip netns exec "$NS" "$CLI" "${cli[@]}" ;;
     from-empty) ip netns exec "$NS_EMPTY" "$CLI" --netns "$NS" "${cli[@]}" ;;
-    esac >"$out" 2>"$err"
-    rc=$?
+    esac >"$out" 2>"$err" || rc=$?
     snapshot "$NS" >"$WORK/$name.ss2"
     cmp -s "$WORK/$name.ss" "$WORK/$name.ss2" && break
   done
@@ -306,7 +223,7 @@ compare() {
   sort "$WORK/$name.lines" >"$WORK/$name.got"
   if ! cmp -s "$WORK/$name.expected" "$WORK/$name.got"; then
     log "--- expected (from ss)  +++ tcpconns-diag $format $runner ${cli[*]}"
-    diff -u "$WORK/$name.expected" "$WORK/$name.got" | tail -n +3
+    diff -u "$WORK/$name.expected" "$WORK/$name.got" | tail -n +3 || true
     fail "$name: counts differ from ss"
   fi
   CASES=$((CASES + 1))
@@ -356,11 +273,10 @@ head -1 "$WORK/table_states.out" | grep -qx 'INSTANCE *FIN_WAIT1 *CLOSING' ||
 
 log "== usage errors: exit 2, the flag and the value on stderr, nothing on stdout"
 usage_error() { # text-that-stderr-must-hold... -- args...
-  local want=() rc
+  local want=() rc=0
   while [ "$1" != -- ]; do want+=("$1"); shift; done
   shift
-  "$CLI" "$@" >"$WORK/usage.out" 2>"$WORK/usage.err"
-  rc=$?
+  "$CLI" "$@" >"$WORK/usage.out" 2>"$WORK/usage.err" || rc=$?
   [ $rc = 2 ] || fail "$*: exit $rc, want 2 (stderr: $(cat "$WORK/usage.err"))"
   [ ! -s "$WORK/usage.out" ] || fail "$*: printed on stdout: $(cat "$WORK/usage.out")"
   for w in "${want[@]}"; do
@@ -388,8 +304,8 @@ usage_error --netns-pid '"1"' 'only one' -- --netns "$NS" --netns-pid 1
 usage_error --local-port '"0"' -- --netns "$NS-missing" --local-port 0
 
 log "== a namespace that does not exist: exit 1, named"
-"$CLI" --netns "$NS-missing" >"$WORK/missing.out" 2>"$WORK/missing.err"
-rc=$?
+rc=0
+"$CLI" --netns "$NS-missing" >"$WORK/missing.out" 2>"$WORK/missing.err" || rc=$?
 [ $rc = 1 ] || fail "--netns $NS-missing: exit $rc, want 1"
 grep -qF "/var/run/netns/$NS-missing" "$WORK/missing.err" ||
   fail "--netns $NS-missing: stderr does not name it: $(cat "$WORK/missing.err")"
@@ -401,13 +317,13 @@ for flag in --local-port --remote-port --listening --all --states --netns \
   --netns-pid --format --watch --help --version; do
   grep -qF -- "$flag" "$WORK/help.out" || fail "--help does not mention $flag"
 done
-"$CLI" --version | grep -q '^tcpconns-diag ' || fail "--version: $("$CLI" --version 2>&1)"
+"$CLI" --version | grep '^tcpconns-diag ' >/dev/null || fail "--version: $("$CLI" --version 2>&1)"
 
 log "== --watch 1, SIGINT after 2.5 s"
 start=$EPOCHREALTIME
+rc=0
 timeout --preserve-status -k 5 -s INT 2.5 "$CLI" --netns "$NS" --watch 1 --all \
-  --listening >"$WORK/watch.out" 2>"$WORK/watch.err"
-rc=$?
+  --listening >"$WORK/watch.out" 2>"$WORK/watch.err" || rc=$?
 elapsed=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 [ $rc = 0 ] || fail "--watch: exit $rc after SIGINT, want 0: $(cat "$WORK/watch.err")"
 awk -v e="$elapsed" 'BEGIN { exit !(e < 4) }' || fail "--watch: took ${elapsed}s to stop"
@@ -417,13 +333,11 @@ while IFS= read -r doc; do
   json_lines <<<"$doc" >/dev/null || fail "--watch: bad document: $doc"
 done <"$WORK/watch.out"
 [ ! -s "$WORK/watch.err" ] || fail "--watch wrote to stderr: $(cat "$WORK/watch.err")"
+rc=0
 timeout --preserve-status -k 5 -s INT 1.5 "$CLI" --netns "$NS" --watch 1 \
-  --format table >"$WORK/watch_table.out" 2>&1
-rc=$?
+  --format table >"$WORK/watch_table.out" 2>&1 || rc=$?
 [ $rc = 0 ] || fail "--watch --format table: exit $rc: $(cat "$WORK/watch_table.out")"
-tables=$(grep -c '^INSTANCE ' "$WORK/watch_table.out")
+tables=$(grep -c '^INSTANCE ' "$WORK/watch_table.out" || true)
 [ "$tables" -ge 2 ] || fail "--watch 1 --format table: $tables tables in 1.5 s, want 2"
 
 log "PASS: $CASES checks, $docs watch documents"
-RESULT=0
-exit 0

@@ -43,193 +43,19 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <arpa/inet.h>
+#include "../sockload.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
 
 #define MAX_BATCH 1024
 #define MAX_WORKERS 256
 #define FDS_PER_WORKER 9000
-
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
-
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "churn[%d]: ", (int)getpid());
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  exit(1);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-union addr {
-  struct sockaddr sa;
-  struct sockaddr_in in;
-  struct sockaddr_in6 in6;
-};
-
-static socklen_t alen(const union addr *a) {
-  return a->sa.sa_family == AF_INET ? sizeof(a->in) : sizeof(a->in6);
-}
-
-static void mkaddr(union addr *a, int family, const char *ip, uint16_t port) {
-  memset(a, 0, sizeof(*a));
-  a->sa.sa_family = (sa_family_t)family;
-  if (family == AF_INET) {
-    a->in.sin_port = htons(port);
-    if (inet_pton(AF_INET, ip, &a->in.sin_addr) != 1)
-      die("bad address %s", ip);
-  } else {
-    a->in6.sin6_port = htons(port);
-    if (inet_pton(AF_INET6, ip, &a->in6.sin6_addr) != 1)
-      die("bad address %s", ip);
-  }
-}
-
-static int listener(const union addr *a) {
-  int one = 1;
-  int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  if (fd < 0)
-    die("socket: %s", strerror(errno));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (a->sa.sa_family == AF_INET6)
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  if (bind(fd, &a->sa, alen(a)) != 0)
-    die("bind port %u: %s",
-        (unsigned)ntohs(a->sa.sa_family == AF_INET ? a->in.sin_port
-                                                   : a->in6.sin6_port),
-        strerror(errno));
-  if (listen(fd, 4096) != 0)
-    die("listen: %s", strerror(errno));
-  return fd;
-}
-
-/* Connects n clients (from src unless NULL) to dst and accepts them from
- * lfd: cl[i] and sv[i]. */
-static void open_batch(int lfd, const union addr *dst, const union addr *src,
-                       size_t n, int *cl, int *sv) {
-  int one = 1;
-
-  for (size_t i = 0; i < n; i++) {
-    int fd = socket(dst->sa.sa_family,
-                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      die("socket: %s", strerror(errno));
-    if (src != NULL) {
-      if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-                     sizeof(one)) != 0 ||
-          bind(fd, &src->sa, alen(src)) != 0)
-        die("bind source: %s", strerror(errno));
-    }
-    if (connect(fd, &dst->sa, alen(dst)) != 0 && errno != EINPROGRESS)
-      die("connect: %s", strerror(errno));
-    cl[i] = fd;
-  }
-  for (size_t i = 0; i < n; i++) {
-    int fd;
-    do
-      fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    while (fd < 0 && errno == EINTR && !stop_flag);
-    if (fd < 0) {
-      if (stop_flag) { /* leave the rest to exit() */
-        for (size_t j = i; j < n; j++)
-          sv[j] = -1;
-        return;
-      }
-      die("accept: %s", strerror(errno));
-    }
-    sv[i] = fd;
-  }
-}
-
-/* Waits for SIGTERM/SIGINT or EOF on stdin. */
-static void hold(void) {
-  struct pollfd p = {.fd = 0, .events = POLLIN};
-  char buf[256];
-
-  while (!stop_flag) {
-    int r = poll(&p, 1, 1000);
-    if (r < 0 && errno != EINTR)
-      break;
-    if (r > 0 && read(0, buf, sizeof(buf)) <= 0)
-      break;
-  }
-}
-
-static pid_t workers[MAX_WORKERS];
-static int nworkers;
-
-static void end_workers(void) {
-  for (int i = 0; i < nworkers; i++)
-    kill(workers[i], SIGTERM);
-  for (int i = 0; i < nworkers; i++)
-    waitpid(workers[i], NULL, 0);
-  nworkers = 0;
-}
-
-static void setup_signals(void) {
-  struct sigaction sa;
-
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-}
-
-/* A worker: dies with its parent. */
-static void worker_start(void) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1)
-    exit(1);
-}
-
-static pid_t spawn(void) {
-  pid_t pid;
-
-  if (nworkers >= MAX_WORKERS)
-    die("too many workers");
-  fflush(stdout);
-  pid = fork();
-  if (pid < 0) {
-    end_workers();
-    die("fork: %s", strerror(errno));
-  }
-  if (pid > 0)
-    workers[nworkers++] = pid;
-  return pid;
-}
 
 /* --- hold ------------------------------------------------------------- */
 
@@ -243,25 +69,21 @@ struct spec {
  * them half-closed. The listener is shared (opened by the parent). */
 static void hold_part(int lfd, const struct spec *s, long n, long nhalf,
                       int ready_fd) {
-  union addr dst;
+  union sl_addr dst;
   static int cl[MAX_BATCH], sv[MAX_BATCH];
-  char c = 'R';
 
-  worker_start();
-  mkaddr(&dst, s->family, s->family == AF_INET ? "127.0.0.1" : "::1", s->port);
-  for (long done = 0; done < n && !stop_flag;) {
+  sl_addr_set(&dst, s->family, s->family == AF_INET ? "127.0.0.1" : "::1",
+              s->port);
+  for (long done = 0; done < n && !sl_stop;) {
     size_t k = (size_t)(n - done < MAX_BATCH ? n - done : MAX_BATCH);
-    open_batch(lfd, &dst, NULL, k, cl, sv);
+    sl_connect_batch(lfd, &dst, NULL, k, cl, sv);
     for (size_t i = 0; i < k; i++)
       if (done + (long)i < nhalf && shutdown(cl[i], SHUT_WR) != 0)
-        die("shutdown: %s", strerror(errno));
+        sl_die("shutdown: %s", strerror(errno));
     done += (long)k;
   }
-  if (write(ready_fd, &c, 1) != 1)
-    die("ready pipe: %s", strerror(errno));
-  while (!stop_flag)
-    pause();
-  exit(0);
+  sl_ready(ready_fd);
+  sl_idle_exit();
 }
 
 static int cmd_hold(int argc, char **argv) {
@@ -275,7 +97,7 @@ static int cmd_hold(int argc, char **argv) {
     char *end;
 
     if (nspecs == 64)
-      die("too many specs");
+      sl_die("too many specs");
     s->family = AF_INET;
     if (strncmp(p, "6/", 2) == 0) {
       s->family = AF_INET6;
@@ -283,32 +105,33 @@ static int cmd_hold(int argc, char **argv) {
     }
     long port = strtol(p, &end, 10);
     if (*end != ':' || port < 1 || port > 65535)
-      die("bad spec %s (want [6/]PORT:ESTAB[:HALF])", argv[i]);
+      sl_die("bad spec %s (want [6/]PORT:ESTAB[:HALF])", argv[i]);
     s->port = (uint16_t)port;
     s->estab = strtol(end + 1, &end, 10);
     s->half = 0;
     if (*end == ':')
       s->half = strtol(end + 1, &end, 10);
     if (*end != '\0' || s->estab < 0 || s->half < 0)
-      die("bad spec %s", argv[i]);
+      sl_die("bad spec %s", argv[i]);
     nspecs++;
   }
   if (pipe2(pipefd, O_CLOEXEC) != 0)
-    die("pipe: %s", strerror(errno));
+    sl_die("pipe: %s", strerror(errno));
   for (int i = 0; i < nspecs; i++) {
     const struct spec *s = &specs[i];
-    union addr a;
+    union sl_addr a;
     long conns = s->estab + s->half, per = FDS_PER_WORKER / 2;
 
-    mkaddr(&a, s->family, s->family == AF_INET ? "127.0.0.1" : "::1", s->port);
-    int lfd = listener(&a);
+    sl_addr_set(&a, s->family, s->family == AF_INET ? "127.0.0.1" : "::1",
+                s->port);
+    int lfd = sl_listen(&a, 4096);
     total += 1 + 2 * conns;
     /* Half-closed ones first, in the first parts. */
     for (long done = 0; done < conns; done += per) {
       long n = conns - done < per ? conns - done : per;
       long nhalf = s->half - done;
       nhalf = nhalf < 0 ? 0 : nhalf > n ? n : nhalf;
-      if (spawn() == 0) {
+      if (sl_spawn() == 0) {
         close(pipefd[0]);
         hold_part(lfd, s, n, nhalf, pipefd[1]);
       }
@@ -317,24 +140,15 @@ static int cmd_hold(int argc, char **argv) {
     /* The listener stays open here; the workers hold their copies. */
   }
   close(pipefd[1]);
-  for (int got = 0; got < parts;) {
-    char buf[64];
-    ssize_t r = read(pipefd[0], buf, sizeof(buf));
-    if (r > 0) {
-      got += (int)r;
-      continue;
-    }
-    if (r < 0 && errno == EINTR && !stop_flag)
-      continue;
-    fprintf(stderr, "churn: %d of %d workers failed\n", parts - got, parts);
-    end_workers();
+  if (sl_wait_ready(pipefd[0], parts) != 0) {
+    sl_end_workers();
     return 1;
   }
   close(pipefd[0]);
   printf("ready %ld\n", total);
   fflush(stdout);
-  hold();
-  end_workers();
+  sl_hold(0);
+  sl_end_workers();
   return 0;
 }
 
@@ -370,24 +184,18 @@ static void abort_close(int fd) {
 
 static void churn_worker(const struct churn *c, int lfd) {
   static int cl[MAX_BATCH], sv[MAX_BATCH];
-  union addr dst, src;
+  union sl_addr dst, src;
   unsigned long long conns = 0, graceful = 0;
-  double t0 = now_s(), t;
+  double t0 = sl_now(), t;
   char ip[32];
 
-  struct sigaction sa;
-
-  worker_start();
-  /* No SA_RESTART: a signal interrupts accept() so the worker can stop. */
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  mkaddr(&dst, AF_INET, "127.0.0.1", c->port);
-  for (unsigned round = 0; !stop_flag; round++) {
+  /* sl_init's handlers (inherited) have no SA_RESTART: a signal interrupts
+   * accept() so the worker can stop. */
+  sl_addr_set(&dst, AF_INET, "127.0.0.1", c->port);
+  for (unsigned round = 0; !sl_stop; round++) {
     snprintf(ip, sizeof(ip), "127.1.0.%u", 1 + round % (unsigned)c->nsrc);
-    mkaddr(&src, AF_INET, ip, 0);
-    open_batch(lfd, &dst, &src, (size_t)c->batch, cl, sv);
+    sl_addr_set(&src, AF_INET, ip, 0);
+    sl_connect_batch(lfd, &dst, &src, (size_t)c->batch, cl, sv);
     sleep_s((double)c->dwell_ms / 1e3);
     for (long i = 0; i < c->batch; i++) {
       if (sv[i] < 0) { /* stopping mid-batch */
@@ -405,9 +213,9 @@ static void churn_worker(const struct churn *c, int lfd) {
       conns++;
     }
     if (c->rate > 0)
-      sleep_s(t0 + (double)conns / c->rate - now_s());
+      sleep_s(t0 + (double)conns / c->rate - sl_now());
   }
-  t = now_s() - t0;
+  t = sl_now() - t0;
   printf("port %u conns %llu graceful %llu seconds %.3f\n", (unsigned)c->port,
          conns, graceful, t);
   fflush(stdout);
@@ -439,16 +247,17 @@ static int cmd_run(int argc, char **argv) {
       base.nsrc = (int)strtol(optarg, NULL, 10);
       break;
     default:
-      die("usage: churn run [-k BATCH] [-r RATE] [-g RATE] [-s NSRC] [-d MS] "
+      sl_die(
+          "usage: churn run [-k BATCH] [-r RATE] [-g RATE] [-s NSRC] [-d MS] "
           "PORT[:g] ...");
     }
   }
   if (base.batch < 1 || base.batch > MAX_BATCH || base.rate < 0 ||
       base.dwell_ms < 0 || base.dwell_ms > 10000 || base.nsrc < 1 ||
       base.nsrc > 250 || optind >= argc)
-    die("usage: churn run [-k BATCH 1..%d] [-r RATE] [-g RATE] "
-        "[-s NSRC 1..250] [-d MS] PORT[:g] ...",
-        MAX_BATCH);
+    sl_die("usage: churn run [-k BATCH 1..%d] [-r RATE] [-g RATE] "
+           "[-s NSRC 1..250] [-d MS] PORT[:g] ...",
+           MAX_BATCH);
   if (grate < 0)
     grate = base.rate / 4;
   for (int i = optind; i < argc; i++) {
@@ -456,7 +265,7 @@ static int cmd_run(int argc, char **argv) {
     long port = strtol(argv[i], &end, 10);
     if (n == MAX_WORKERS || port < 1 || port > 65535 ||
         (*end != '\0' && strcmp(end, ":g") != 0))
-      die("bad port %s", argv[i]);
+      sl_die("bad port %s", argv[i]);
     cs[n] = base;
     cs[n].port = (uint16_t)port;
     cs[n].graceful = *end != '\0';
@@ -465,17 +274,17 @@ static int cmd_run(int argc, char **argv) {
     n++;
   }
   for (int i = 0; i < n; i++) {
-    union addr a;
+    union sl_addr a;
     int fd[2];
 
-    mkaddr(&a, AF_INET, "127.0.0.1", cs[i].port);
-    int lfd = listener(&a);
+    sl_addr_set(&a, AF_INET, "127.0.0.1", cs[i].port);
+    int lfd = sl_listen(&a, 4096);
     if (pipe2(fd, O_CLOEXEC) != 0)
-      die("pipe: %s", strerror(errno));
-    if (spawn() == 0) {
+      sl_die("pipe: %s", strerror(errno));
+    if (sl_spawn() == 0) {
       close(fd[0]);
       if (dup2(fd[1], 1) < 0)
-        die("dup2: %s", strerror(errno));
+        sl_die("dup2: %s", strerror(errno));
       churn_worker(&cs[i], lfd);
     }
     close(fd[1]);
@@ -484,9 +293,8 @@ static int cmd_run(int argc, char **argv) {
   }
   printf("ready %d\n", n);
   fflush(stdout);
-  hold();
-  for (int i = 0; i < nworkers; i++)
-    kill(workers[i], SIGTERM);
+  sl_hold(0);
+  sl_kill_workers();
   /* Each worker's report, then the total. */
   unsigned long long total = 0, gtotal = 0;
   double longest = 0;
@@ -521,9 +329,7 @@ static int cmd_run(int argc, char **argv) {
               (unsigned)cs[i].port);
     }
   }
-  for (int i = 0; i < nworkers; i++)
-    waitpid(workers[i], NULL, 0);
-  nworkers = 0;
+  sl_reap_workers();
   /* The rate over the time the workers ran (the longest of them). */
   printf("total %llu graceful %llu seconds %.3f rate %.0f\n", total, gtotal,
          longest, longest > 0 ? (double)total / longest : 0.0);
@@ -532,7 +338,7 @@ static int cmd_run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  setup_signals();
+  sl_init("churn");
   if (argc >= 2 && strcmp(argv[1], "hold") == 0)
     return cmd_hold(argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[1], "run") == 0)

@@ -52,11 +52,11 @@
 # so that static and churning sockets share hash chains; default: the
 # host's table, as a namespace normally has),
 # CHURN_EXPECT_EXTRA (self-check: added to the static ESTABLISHED
-# expectations; 1 must fail), CHURN_KEEP=1 (keep the work directory).
+# expectations; 1 must fail), KEEP_WORK=1 (keep the work directory).
 # Exit: 0 pass, 1 fail, 77 skip (not root, collectd missing).
-. "$(dirname "$0")/glue_lib.sh"
-export LC_ALL=C
-: "${SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup churn
 SECS=${CHURN_SECONDS:-60}
 RATE=${CHURN_RATE:-2000}
 GRATE=${CHURN_GRATE:-500}
@@ -73,124 +73,51 @@ SLACK=${CHURN_SLACK:-2}
 DWELL=${CHURN_DWELL:-16}
 EHASH=${CHURN_EHASH:-}
 EXTRA=${CHURN_EXPECT_EXTRA:-0}
-STATES=(ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSED
-  CLOSE_WAIT LAST_ACK LISTEN CLOSING)
+read -r -a STATES <<<"$TCP_STATES"
 
-ns=tcd-churn-$$
-pids=()
-hold_fd=
-run_fd=
-cleanup() {
-  local p
-  set +e # never stop half way: the namespace must go
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  [ -n "$hold_fd" ] && eval "exec $hold_fd>&-"
-  [ -n "$run_fd" ] && eval "exec $run_fd>&-"
-  if [ -e "/run/netns/$ns" ]; then
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  fi
-  wait 2>/dev/null
-  if [ "${CHURN_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else cleanup_glue; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-CHURN=$BUILDDIR/tests/daemon/churn
-if [ ! -x "$CHURN" ]; then
-  CHURN=$WORK/churn
-  ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -o "$CHURN" \
-    "$SRCDIR/tests/daemon/churn.c" || fail "cannot build churn"
-fi
-
+# A namespace made while tcp_child_ehash_entries is set gets a private
+# established hash of that size (Linux 6.1+); small means many sockets per
+# bucket, so static and churning sockets share chains.
+ns_new ns churn "$EHASH"
 if [ -n "$EHASH" ]; then
-  # A namespace made while tcp_child_ehash_entries is set gets a private
-  # established hash of that size (Linux 6.1+); small means many sockets
-  # per bucket, so static and churning sockets share chains.
-  old_ehash=$(sysctl -n net.ipv4.tcp_child_ehash_entries) ||
-    fail "no net.ipv4.tcp_child_ehash_entries (Linux < 6.1)"
-  sysctl -qw net.ipv4.tcp_child_ehash_entries="$EHASH"
-  ip netns add "$ns" || { sysctl -qw net.ipv4.tcp_child_ehash_entries="$old_ehash"; fail "cannot create a network namespace"; }
-  sysctl -qw net.ipv4.tcp_child_ehash_entries="$old_ehash"
   echo "private established hash: $(ip netns exec "$ns" sysctl -n net.ipv4.tcp_ehash_entries) buckets"
-else
-  ip netns add "$ns" || fail "cannot create a network namespace"
 fi
-ip -n "$ns" link set lo up
 # Client ports stay above every fixed port of the test.
 ip netns exec "$ns" sysctl -q -w net.ipv4.ip_local_port_range="20000 60999" ||
   fail "cannot set the port range"
 
 # The static set, then the churn; each reads its stdin from a pipe this
 # script holds, so they end with it whatever happens.
-exec {hold_fd}> >(exec ip netns exec "$ns" "$CHURN" hold 7001:50 7002:100:20 \
-  6/7004:30:5 >"$WORK/hold.out" 2>&1)
-for _ in $(seq 100); do grep -q '^ready' "$WORK/hold.out" && break; sleep 0.1; done
+HOLD=(7001:50 7002:100:20 6/7004:30:5)
+churn_start hold_fd "$ns" "$WORK/hold.out" hold "${HOLD[@]}"
 grep -q '^ready 413$' "$WORK/hold.out" || fail "static set: $(cat "$WORK/hold.out")"
 
-# conf DIR BLOCK-LINES...: a collectd config writing under DIR.
-conf() {
-  local dir=$1
-  shift
-  mkdir -p "$dir"
-  {
-    cat <<CONF
-Hostname "h"
-FQDNLookup false
-Interval 1
-BaseDir "$dir"
-PIDFile "$dir/collectd.pid"
-PluginDir "$WORK/plugins"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "$dir/collectd.log"
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$dir/csv"
-</Plugin>
-LoadPlugin tcpconns_diag
-<Plugin tcpconns_diag>
-CONF
-    for line in "$@"; do printf '  %s\n' "$line"; done
-    echo "</Plugin>"
-  } >"$dir/collectd.conf"
-}
 ports=()
 for p in 7001 7002 7003 7004 5001 5002 5003 5004; do
   ports+=("LocalPort \"$p\"" "RemotePort \"$p\"")
 done
-conf "$WORK/filter" 'ListeningPorts true' "${ports[@]}"
-conf "$WORK/summary" 'ListeningPorts true' 'AllPortsSummary true' "${ports[@]}"
+for d in filter summary; do mkdir -p "$WORK/$d"; done
+conf_write "$WORK/filter/collectd.conf" -w csv -- 'ListeningPorts true' "${ports[@]}"
+conf_write "$WORK/summary/collectd.conf" -w csv -- 'ListeningPorts true' 'AllPortsSummary true' "${ports[@]}"
 
-exec {run_fd}> >(exec ip netns exec "$ns" "$CHURN" run -k "$BATCH" -r "$RATE" \
-  -g "$GRATE" -d "$DWELL" 5001 5002 5003 5004:g >"$WORK/run.out" 2>&1)
-for _ in $(seq 100); do grep -q '^ready' "$WORK/run.out" && break; sleep 0.1; done
+churn_start run_fd "$ns" "$WORK/run.out" run -k "$BATCH" -r "$RATE" \
+  -g "$GRATE" -d "$DWELL" 5001 5002 5003 5004:g
 grep -q '^ready 4$' "$WORK/run.out" || fail "churn: $(cat "$WORK/run.out")"
 sleep 1
 
+pids=()
 for d in filter summary; do
-  ip netns exec "$ns" collectd -f -C "$WORK/$d/collectd.conf" >"$WORK/$d/out.txt" 2>&1 &
-  pids+=($!)
+  ns_bg "$ns" "$WORK/$d/out.txt" "$COLLECTD" -f -C "$WORK/$d/collectd.conf"
+  pids+=("$BG_PID")
 done
 echo "churning for ${SECS}s ..."
 sleep "$SECS"
 for i in 0 1; do
   kill -0 "${pids[$i]}" 2>/dev/null || fail "collectd ($i) died during the churn: $(tail -5 "$WORK"/*/out.txt)"
 done
-for p in "${pids[@]}"; do kill -TERM "$p"; done
-rcs=()
-for p in "${pids[@]}"; do
-  rc=0
-  wait "$p" || rc=$?
-  rcs+=("$rc")
-done
-pids=()
+bg_term rcs "${pids[@]}"
 # Stop the churn: EOF on its stdin; it prints its counts.
-eval "exec $run_fd>&-"
-run_fd=
+fd_close "$run_fd"
 for _ in $(seq 100); do grep -q '^total' "$WORK/run.out" && break; sleep 0.1; done
 total_line=$(grep '^total' "$WORK/run.out" || true)
 [ -n "$total_line" ] || fail "churn gave no report: $(cat "$WORK/run.out")"
@@ -203,10 +130,7 @@ rate_ok=$(awk -v r="$rate" -v m="$MIN_RATE" 'BEGIN { print (r >= m) ? 1 : 0 }')
 [ "$rate_ok" = 1 ] || fail "the generator reached $rate connections/s, below $MIN_RATE"
 
 # series DIR INSTANCE STATE: one value a line, one line a read.
-series() {
-  cat "$1"/csv/h/tcpconns-"$2"/tcp_connections-"$3"-* 2>/dev/null |
-    grep -v '^epoch' | cut -d, -f2 || true
-}
+series() { csv_values "$1" "tcpconns-$2/tcp_connections-$3"; }
 # table DIR INSTANCE: one line per read, the 11 states in kernel order.
 # A read cut short by the daemon's shutdown may have written only some of
 # its states: rows are kept up to the shortest state file.
@@ -273,13 +197,12 @@ $(printf '%s' "$bad" | head -5)"
 for d in filter summary; do
   grep -qi 'failed' "$WORK/$d/collectd.log" &&
     fail "$d: the log has failures: $(grep -i failed "$WORK/$d/collectd.log" | head -5)"
-  # Static ports: exact.
-  expect_exact "$WORK/$d" 7001-local LISTEN=1 ESTABLISHED=$((50 + EXTRA))
-  expect_exact "$WORK/$d" 7001-remote ESTABLISHED=$((50 + EXTRA))
-  expect_exact "$WORK/$d" 7002-local LISTEN=1 ESTABLISHED=$((100 + EXTRA)) CLOSE_WAIT=20
-  expect_exact "$WORK/$d" 7002-remote ESTABLISHED=$((100 + EXTRA)) FIN_WAIT2=20
-  expect_exact "$WORK/$d" 7004-local LISTEN=1 ESTABLISHED=$((30 + EXTRA)) CLOSE_WAIT=5
-  expect_exact "$WORK/$d" 7004-remote ESTABLISHED=$((30 + EXTRA)) FIN_WAIT2=5
+  # Static ports: exact (7001: 50 established; 7002: 100 + 20 half-closed;
+  # 7004: 30 + 5 over IPv6; 7003: nothing).
+  while read -r inst values; do
+    # shellcheck disable=SC2086 # values: STATE=N words
+    expect_exact "$WORK/$d" "$inst" $values
+  done < <(churn_held "$EXTRA" "${HOLD[@]}")
   expect_exact "$WORK/$d" 7003-local
   expect_exact "$WORK/$d" 7003-remote
   # Churn ports: the listener exact, the rest within the generator's reach.

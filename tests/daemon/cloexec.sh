@@ -28,27 +28,23 @@
 # The test passes only if the normal run is clean and the shimmed run is
 # caught by both checks.
 #
-# Environment: see sockset_lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, ...).
+# Environment: see tests/lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, KEEP_WORK, ...).
 #
 # Exit: 0 pass, 1 fail, 77 skip (not root, or a package cannot be installed).
-. "$(dirname "$0")/sockset_lib.sh"
-
-need_modules python
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup cloexec python
 need_lib python libpython3.11
-need_cmd python3 python3
-command -v "${CC:-cc}" >/dev/null || install_pkg gcc libc6-dev ||
-  skip "no C compiler for the shim"
-copy_modules logfile python
+need_cmd python3
+need_cmd ip iproute2
+need_cmd "${CC:-cc}" gcc libc6-dev
 
 SHIM=$WORK/strip_cloexec.so
 "${CC:-cc}" -std=c11 -O2 -Wall -shared -fPIC -o "$SHIM" \
   "$SRCDIR/tests/daemon/strip_cloexec.c" -ldl || fail "cannot build the shim"
 
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
-ip -n "$NS" link set lo up || fail "cannot bring lo up in $NS"
-NS2=$NS-other # the namespace of the <Namespace> block
-ip netns add "$NS2" || fail "cannot create a second network namespace"
-trap 'ip netns del "$NS2" 2>/dev/null; cleanup' EXIT
+ns_new NS cloexec
+ns_new NS2 cloexec-other # the namespace of the <Namespace> block
 
 mkdir -p "$WORK/py"
 cat >"$WORK/py/fdlist.py" <<'PY'
@@ -142,41 +138,29 @@ CASES_PASSED=0
 # empty) and checks (a) and (b); sets LEAK_A and LEAK_B to what each found
 # (empty: nothing leaked) and fails the test if the run itself went wrong.
 run_case() {
-  local name=$1 preload=$2 role dir n0 listing
+  local name=$1 preload=$2 role dir n0 listing plugin
   local -A PIDS
   for role in full base; do
     dir=$WORK/$name/$role
     mkdir -p "$dir"
-    {
-      collectd_conf "$dir" h 1
-      cat <<EOF
-<LoadPlugin python>
+    plugin=tcpconns_diag
+    [ $role = full ] || plugin=
+    conf_write "$dir/collectd.conf" -e "<LoadPlugin python>
   Globals true
 </LoadPlugin>
 <Plugin python>
-  ModulePath "$WORK/py"
-  Import "fdlist"
+  ModulePath \"$WORK/py\"
+  Import \"fdlist\"
   <Module fdlist>
-    Out "$dir/fds"
+    Out \"$dir/fds\"
   </Module>
-</Plugin>
-EOF
-      [ $role = full ] && cat <<EOF
-LoadPlugin tcpconns_diag
-<Plugin tcpconns_diag>
-  LocalPort "80"
-  <Namespace "other">
-    Path "/var/run/netns/$NS2"
-    LocalPort "80"
-  </Namespace>
-</Plugin>
-EOF
-    } >"$dir/collectd.conf"
+</Plugin>" -p "$plugin" -- 'LocalPort "80"' '<Namespace "other">' \
+      "  Path \"/var/run/netns/$NS2\"" '  LocalPort "80"' '</Namespace>'
     if [ -n "$preload" ]; then
-      start_bg "$dir/stdout" env LD_PRELOAD="$preload" STRIP_CLOEXEC_LOG="$dir/shim.log" \
+      ns_bg "$NS" "$dir/stdout" env LD_PRELOAD="$preload" STRIP_CLOEXEC_LOG="$dir/shim.log" \
         "$COLLECTD" -f -C "$dir/collectd.conf"
     else
-      start_bg "$dir/stdout" "$COLLECTD" -f -C "$dir/collectd.conf"
+      ns_bg "$NS" "$dir/stdout" "$COLLECTD" -f -C "$dir/collectd.conf"
     fi
     PIDS[$role]=$BG_PID
   done
@@ -211,7 +195,7 @@ $(tail -n 10 "$full/collectd.log")"
   scan "${PIDS[base]}" "$base" >"$base/fds.now"
   listing=$full/fds/fds.$(last_listing "$full")
   cp "$listing" "$full/child.fds"
-  for role in full base; do stop_bg "${PIDS[$role]}"; done
+  for role in full base; do bg_stop "${PIDS[$role]}"; done
 
   # (a): the plugin's descriptors (kinds the baseline does not have, as a
   # multiset) and their flags.
@@ -240,27 +224,28 @@ $(cat "$full/child.fds")"
   check_log "$full" || fail "$name: collectd logged errors"
 }
 
+# verdict OK TEXT-IF-OK TEXT-IF-NOT: counts and reports one case.
+verdict() {
+  if [ "$1" = 1 ]; then
+    log "ok - $2"
+    CASES_PASSED=$((CASES_PASSED + 1))
+  else
+    log "not ok - $3"
+    CASES_FAILED=$((CASES_FAILED + 1))
+  fi
+}
+
 log "normal run (the plugin as built):"
 run_case normal ""
-if [ -z "$LEAK_A" ] && [ -z "$LEAK_B" ]; then
-  log "ok - (a) every descriptor of the plugin is close-on-exec; (b) the child holds none of them"
-  CASES_PASSED=$((CASES_PASSED + 1))
-else
-  log "not ok - the plugin leaks: (a) ${LEAK_A:-none} (b) ${LEAK_B:-none}"
-  CASES_FAILED=$((CASES_FAILED + 1))
-fi
+verdict "$([ -z "$LEAK_A$LEAK_B" ] && echo 1)" \
+  "(a) every descriptor of the plugin is close-on-exec; (b) the child holds none of them" \
+  "the plugin leaks: (a) ${LEAK_A:-none} (b) ${LEAK_B:-none}"
 
 log "shimmed run (SOCK_CLOEXEC stripped from socket() by strip_cloexec.so):"
 run_case shim "$SHIM"
-if [ -n "$LEAK_A" ] && [ -n "$LEAK_B" ]; then
-  log "ok - the leak is caught: (a) $LEAK_A (b) $LEAK_B"
-  CASES_PASSED=$((CASES_PASSED + 1))
-else
-  log "not ok - the checks miss the leak the shim makes: (a) ${LEAK_A:-nothing found} (b) ${LEAK_B:-nothing found}"
-  CASES_FAILED=$((CASES_FAILED + 1))
-fi
+verdict "$([ -n "$LEAK_A" ] && [ -n "$LEAK_B" ] && echo 1)" \
+  "the leak is caught: (a) $LEAK_A (b) $LEAK_B" \
+  "the checks miss the leak the shim makes: (a) ${LEAK_A:-nothing found} (b) ${LEAK_B:-nothing found}"
 
 log "$CASES_PASSED passed, $CASES_FAILED failed"
-[ "$CASES_FAILED" = 0 ] || exit 1
-RESULT=0
-exit 0
+[ "$CASES_FAILED" = 0 ] || fail "$CASES_FAILED of 2 cases failed"

@@ -14,26 +14,15 @@
 # phase. Reads too close to a change of the set are left out, so the
 # comparison does not depend on when each daemon happens to read.
 #
-# Environment:
-#   BUILDDIR    the build directory (default: .); tests/daemon/sockset is there
-#   SRCDIR      the source tree (default: two levels above this script)
-#   PLUGIN_SO   the plugin under test (default: $BUILDDIR/.libs/tcpconns_diag.so)
-#   COLLECTD    the daemon (default: collectd on PATH, else /usr/sbin/collectd)
-#   UPSTREAM_PLUGIN_DIR  where csv.so, logfile.so, tcpconns.so are
-#               (default: /usr/lib/collectd)
+# Environment: see tests/lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, COLLECTD,
+# UPSTREAM_PLUGIN_DIR, KEEP_WORK), and
 #   EQ_DIAG_EXTRA  self-check only: a line added to every tcpconns_diag block;
 #               with e.g. "LocalPort 9999" the test must fail
-#   EQ_KEEP=1   keep the work directory even when the test passes
 #
 # Exit: 0 pass, 1 fail, 77 skip (not root, or collectd / nftables / network
 # namespaces not available and not installable).
-set -u
-export LC_ALL=C
-
-BUILDDIR=${BUILDDIR:-.}
-SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-PLUGIN_SO=${PLUGIN_SO:-$BUILDDIR/.libs/tcpconns_diag.so}
-UPSTREAM_PLUGIN_DIR=${UPSTREAM_PLUGIN_DIR:-/usr/lib/collectd}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 EQ_DIAG_EXTRA=${EQ_DIAG_EXTRA:-}
 
 MARGIN=0.25     # s: reads this close to a change of the set are left out
@@ -58,107 +47,12 @@ PHASE_LABELS=("static set" "$DYN_PORT listens, one connection"
   "$DYN_PORT closed, its connection stays" "$DYN_PORT listens again"
   "$DYN_PORT closed again")
 
-log() { printf '%s\n' "$*"; }
-skip() { log "SKIP: $*"; exit 77; }
-fail() { log "FAIL: $*"; exit 1; }
 now() { printf '%s' "$EPOCHREALTIME"; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
 
-# --- prerequisites -----------------------------------------------------------
-
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, nftables)"
-
-install_pkg() { # package: install it with apt-get, or fail quietly
-  command -v apt-get >/dev/null || return 1
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "$1" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1 &&
-      apt-get install -y -q "$1" >/dev/null 2>&1; }
-}
-
-COLLECTD=${COLLECTD:-$(command -v collectd || echo /usr/sbin/collectd)}
-if [ ! -x "$COLLECTD" ] || [ ! -f "$UPSTREAM_PLUGIN_DIR/tcpconns.so" ]; then
-  install_pkg collectd-core || skip "collectd-core is not installed and cannot be installed"
-  COLLECTD=$(command -v collectd || echo /usr/sbin/collectd)
-fi
-for so in csv logfile tcpconns; do
-  [ -f "$UPSTREAM_PLUGIN_DIR/$so.so" ] || skip "no $UPSTREAM_PLUGIN_DIR/$so.so"
-done
-TYPESDB=/usr/share/collectd/types.db
-[ -f "$TYPESDB" ] || skip "no $TYPESDB"
-command -v nft >/dev/null || install_pkg nftables || skip "nftables cannot be installed"
-command -v nft >/dev/null || skip "no nft"
-for tool in ip ss; do
-  command -v $tool >/dev/null || skip "no $tool (iproute2)"
-done
-
-[ -f "$PLUGIN_SO" ] || fail "no plugin at $PLUGIN_SO (build it first)"
-
-SOCKSET=$BUILDDIR/tests/daemon/sockset
-if [ ! -x "$SOCKSET" ]; then # not built by make: build it here
-  SOCKSET=$(mktemp /tmp/sockset.XXXXXX)
-  ${CC:-cc} -std=c11 -D_GNU_SOURCE -o "$SOCKSET" "$SRCDIR/tests/daemon/sockset.c" ||
-    fail "cannot build sockset"
-fi
-
-# --- setup and cleanup -------------------------------------------------------
-
-WORK=$(mktemp -d /tmp/tcpconns-equiv.XXXXXX)
-NS=tcpconns-equiv-$$-${RANDOM}
-DAEMON_PIDS=()
-DAEMON_DIRS=()
-SS_PID=
-RESULT=1
-
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-  local pid
-  for pid in "${DAEMON_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${DAEMON_PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-  done
-  if [ -n "$SS_PID" ]; then
-    kill -TERM "$SS_PID" 2>/dev/null
-  fi
-  if [ -e "/run/netns/$NS" ]; then
-    # Anything still in our private namespace was started by this script.
-    for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-    ip netns del "$NS" 2>/dev/null
-  fi
-  wait 2>/dev/null
-  case "$SOCKSET" in /tmp/sockset.*) rm -f "$SOCKSET" ;; esac
-  if [ "$RESULT" = 0 ] && [ -z "${EQ_KEEP:-}" ]; then
-    rm -rf "$WORK"
-  else
-    log "work directory kept: $WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 1' INT TERM HUP
-
-ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
-in_ns() { ip netns exec "$NS" "$@"; }
-ip -n "$NS" link set lo up || fail "cannot bring lo up in $NS"
-# SYN_SENT/SYN_RECV must outlive the run; TIME_WAIT and the orphaned
-# FIN_WAIT2 last 60 s, checked below. The rules drop on input: a drop on
-# output fails the send, and a request socket whose SYN-ACK retransmission
-# fails is dropped at once.
-# Ephemeral ports stay below the fixed ports of the set, so a client never
-# takes one of them first.
-in_ns sysctl -q -w net.ipv4.tcp_syn_retries=10 net.ipv4.tcp_synack_retries=10 \
-  net.ipv4.ip_local_port_range="20000 29999" ||
-  fail "cannot set sysctls in $NS"
-in_ns nft -f - <<'EOF' || fail "cannot install the nftables rules"
-table inet sockset {
-  chain in {
-    type filter hook input priority 0; policy accept;
-    tcp sport 9090 tcp flags & (syn | ack) == (syn | ack) drop
-    tcp dport 7777 tcp flags & fin == fin drop
-    tcp sport 7778 tcp flags & fin == fin drop
-  }
-}
-EOF
+daemon_setup equiv tcpconns
+need_cmd nft nftables
+need_cmd ss iproute2
 
 # The socket table of the namespace: state, local, peer; the dynamic port's
 # sockets left out.
@@ -170,91 +64,32 @@ snapshot() {
     { print $1, l, r }' | sort
 }
 
-coproc SOCKSET_CO { exec ip netns exec "$NS" "$SOCKSET" 2>"$WORK/sockset.err"; }
-SS_PID=$SOCKSET_CO_PID
-exec {SS_IN}>&"${SOCKSET_CO[1]}" {SS_OUT}<&"${SOCKSET_CO[0]}"
-if ! read -r -t 20 -u "$SS_OUT" line || [ "$line" != ready ]; then
-  fail "sockset did not get ready: $(cat "$WORK/sockset.err")"
-fi
-
-sockset_cmd() { # command: send it, expect "ok"
-  local reply
-  printf '%s\n' "$1" >&"$SS_IN"
-  read -r -t 10 -u "$SS_OUT" reply || fail "sockset: no reply to '$1'"
-  [ "$reply" = ok ] || fail "sockset: '$1': $reply"
-}
-
+sockset_start
 # The set must be settled (no transient state left) before the daemons start.
-BEFORE=$(snapshot)
-for _ in $(seq 20); do
-  sleep 0.3
-  s=$(snapshot)
-  [ "$s" = "$BEFORE" ] && break
-  BEFORE=$s
-done
-[ "$s" = "$BEFORE" ] || fail "the socket set does not settle"
+sockset_settle snapshot
+BEFORE=$SOCKSET_TABLE
 printf '%s\n' "$BEFORE" >"$WORK/sockets.before"
-for state in ESTAB SYN-SENT SYN-RECV FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT \
-  CLOSE-WAIT LAST-ACK LISTEN CLOSING; do
-  grep -q "^$state " "$WORK/sockets.before" ||
-    fail "the socket set has no $state socket: $(cat "$WORK/sockets.before")"
-done
+sockset_every_state "$BEFORE"
 
 # --- the daemons -------------------------------------------------------------
 
-PLUGIN_DIR=$WORK/plugins # collectd refuses symlinked plugins: copies
-mkdir -p "$PLUGIN_DIR"
-for so in csv logfile tcpconns; do cp "$UPSTREAM_PLUGIN_DIR/$so.so" "$PLUGIN_DIR/"; done
-cp "$PLUGIN_SO" "$PLUGIN_DIR/tcpconns_diag.so"
-
-write_conf() { # dir plugin body
-  local extra=
-  [ "$2" = tcpconns_diag ] && extra=$EQ_DIAG_EXTRA
-  cat >"$1/collectd.conf" <<EOF
-Hostname "h"
-FQDNLookup false
-Interval 1
-BaseDir "$1"
-PIDFile "$1/collectd.pid"
-PluginDir "$PLUGIN_DIR"
-TypesDB "$TYPESDB"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "$1/collectd.log"
-  Timestamp true
-  PrintSeverity true
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$1/csv"
-  StoreRates false
-</Plugin>
-LoadPlugin $2
-<Plugin $2>
-$3
-$extra
-</Plugin>
-EOF
-}
-
+DAEMON_PIDS=()
+DAEMON_DIRS=()
 T_START=$(now)
 for ((i = 0; i < ${#BLOCKS[@]}; i += 2)); do
   for plugin in tcpconns tcpconns_diag; do
     dir=$WORK/${BLOCKS[i]}/$plugin
-    mkdir -p "$dir"
-    write_conf "$dir" "$plugin" "${BLOCKS[i + 1]}"
-    ip netns exec "$NS" "$COLLECTD" -f -C "$dir/collectd.conf" >"$dir/stdout" 2>&1 &
-    DAEMON_PIDS+=($!)
+    daemon_start "$dir" "$plugin" "${BLOCKS[i + 1]}" "$EQ_DIAG_EXTRA" -w csv
+    DAEMON_PIDS+=("$BG_PID")
     DAEMON_DIRS+=("$dir")
   done
 done
 
 reads_after() { # dir time: how many reads have written values after time
-  find "$1/csv" -type f -exec awk -F, -v t="$2" '
+  { find "$1/csv" -type f -exec awk -F, -v t="$2" '
       FNR > 1 && $1 + 0 > t + 0 { c[FILENAME]++ }
       END { m = 0; for (f in c) if (c[f] > m) m = c[f]; print m }' {} + \
-    2>/dev/null | sort -n | tail -n 1
+    2>/dev/null || true; } | sort -n | tail -n 1
 }
 
 wait_reads() { # time count: until every daemon has count reads after time
@@ -262,9 +97,8 @@ wait_reads() { # time count: until every daemon has count reads after time
   deadline=$(add "$(now)" $READ_TIMEOUT)
   for i in "${!DAEMON_PIDS[@]}"; do
     while :; do
-      kill -0 "${DAEMON_PIDS[i]}" 2>/dev/null ||
-        fail "collectd in ${DAEMON_DIRS[i]} died:
-$(tail -n 20 "${DAEMON_DIRS[i]}/stdout" "${DAEMON_DIRS[i]}/collectd.log" 2>&1)"
+      bg_alive "${DAEMON_PIDS[i]}" "collectd in ${DAEMON_DIRS[i]}" \
+        "${DAEMON_DIRS[i]}/stdout" "${DAEMON_DIRS[i]}/collectd.log"
       n=$(reads_after "${DAEMON_DIRS[i]}" "$1")
       [ "${n:-0}" -ge "$2" ] && break
       awk -v a="$(now)" -v b="$deadline" 'BEGIN { exit !(a > b) }' &&
@@ -291,17 +125,13 @@ for ((p = 1; p < ${#PHASE_CMDS[@]}; p++)); do
 done
 WIN_END+=("$(now)")
 
-for pid in "${DAEMON_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-for i in "${!DAEMON_PIDS[@]}"; do
-  wait "${DAEMON_PIDS[i]}" 2>/dev/null
-done
-DAEMON_PIDS=()
+bg_term statuses "${DAEMON_PIDS[@]}" # (not checked)
 T_END=$(now)
 
 AFTER=$(snapshot)
 printf '%s\n' "$AFTER" >"$WORK/sockets.after"
 if [ "$AFTER" != "$BEFORE" ]; then
-  diff "$WORK/sockets.before" "$WORK/sockets.after"
+  diff "$WORK/sockets.before" "$WORK/sockets.after" || true
   fail "the static socket set changed during the run ($(add "$T_END" -"$T_START") s; TIME_WAIT lasts 60 s)"
 fi
 
@@ -313,15 +143,7 @@ for p in "${!WIN_START[@]}"; do WINDOWS+="${WIN_START[p]} ${WIN_END[p]} "; done
 # summarize dir: "R phase reads" lines, and "V phase identifier value" lines,
 # where value is the value of every read of the phase, or INCONSISTENT[...].
 summarize() {
-  find "$1/csv" -type f -exec awk -F, '
-      FNR == 1 {
-        id = FILENAME
-        sub(/^.*\/csv\//, "", id)
-        sub(/-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$/, "", id)
-        next
-      }
-      { print $1, id, $2 }' {} + |
-    sort -k1,1n |
+  csv_rows "$1/csv" | awk '{ print $2, $1, $3 }' | sort -k1,1n |
     awk -v windows="$WINDOWS" '
       BEGIN { np = split(windows, w, " ") / 2 }
       !started || $1 - last > 0.3 { # the first value of a read
@@ -373,7 +195,7 @@ for ((i = 0; i < ${#BLOCKS[@]}; i += 2)); do
   done
   if grep -q INCONSISTENT "$up"; then
     problem "upstream's values changed within a phase (the socket set was not static):"
-    grep INCONSISTENT "$up" | sed 's/^/    /'
+    grep INCONSISTENT "$up" | sed 's/^/    /' || true
   fi
   grep -q '^V ' "$up" || problem "upstream wrote no values"
 
@@ -426,17 +248,17 @@ for ((i = 0; i < ${#BLOCKS[@]}; i += 2)); do
   for plugin in tcpconns tcpconns_diag; do # errors fail, warnings are shown
     if grep -q '\[error\]' "$WORK/$block/$plugin/collectd.log"; then
       problem "$plugin logged errors:"
-      grep '\[error\]' "$WORK/$block/$plugin/collectd.log" | sed 's/^/    /'
+      grep '\[error\]' "$WORK/$block/$plugin/collectd.log" | sed 's/^/    /' || true
     fi
-    grep '\[warning\]' "$WORK/$block/$plugin/collectd.log" | sed "s/^/  note: $plugin: /"
+    grep '\[warning\]' "$WORK/$block/$plugin/collectd.log" | sed "s/^/  note: $plugin: /" || true
   done
 done
 
 # The fixture itself, seen through upstream: guards against a comparison of
 # two empty or two wrong outputs.
 expect() { # block phase: the plugin instances upstream wrote in that phase
-  awk -v p="$2" '$1 == "V" && $2 == p { split($3, a, "/"); print a[2] }' \
-    "$WORK/$1/tcpconns.summary" | sort -u | tr '\n' ' '
+  { awk -v p="$2" '$1 == "V" && $2 == p { split($3, a, "/"); print a[2] }' \
+    "$WORK/$1/tcpconns.summary" || true; } | sort -u | tr '\n' ' '
 }
 want="tcpconns-50000-local tcpconns-65535-local tcpconns-7777-local tcpconns-7778-local tcpconns-8080-local tcpconns-8443-local tcpconns-9090-local "
 [ "$(expect default 0)" = "$want" ] ||
@@ -455,6 +277,5 @@ done
 
 log "daemons ran $(add "$T_END" -"$T_START") s: ${#DAEMON_DIRS[@]} at once, $((${#BLOCKS[@]} / 2)) blocks"
 [ "$FAILED" = 0 ] || fail "see above"
-RESULT=0
 log "PASS"
 exit 0

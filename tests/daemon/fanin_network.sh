@@ -25,22 +25,24 @@
 #     seconds;
 #   - the values of the configured ports are the ones `ss` counts.
 #
-# Environment: see sockset_lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, ...), and
+# Environment: see tests/lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, KEEP_WORK, ...), and
 #   FANIN_CENTRAL_EXTRA  self-check only: configuration text appended to the
 #                central collectd.conf (e.g. a filter chain that renames a
 #                plugin instance); the test must then fail
 #
 # Exit: 0 pass, 1 fail, 77 skip (not root, or a package cannot be installed).
-. "$(dirname "$0")/sockset_lib.sh"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 RUN_READS=5 # reads of the edge that must reach carbon
 NET_PORT=25826
 CARBON_PORT=2003
 
-need_modules network write_graphite
+daemon_setup fanin network write_graphite match_regex target_set target_scale
 need_lib network libgcrypt20
+need_cmd nft nftables
+need_cmd ss iproute2
 need_carbon
-copy_modules logfile csv network write_graphite match_regex target_set target_scale
 
 BLOCK='ListeningPorts true
 LocalPort "8080"
@@ -53,7 +55,8 @@ AllPortsSummary true'
 # the network plugin, whose sockets come and go with the daemons).
 STABLE="8080-local 8080-remote 8443-local 9090-remote 9999-local 7777-local 7778-local 50000-local 65535-local"
 
-setup_sockset
+sockset_start
+sockset_settle
 oracle "$WORK/oracle.before"
 start_carbon "$WORK/carbon" $CARBON_PORT $((CARBON_PORT + 1)) $((CARBON_PORT + 2))
 CARBON_PID=$BG_PID
@@ -62,116 +65,71 @@ central=$WORK/central
 edge=$WORK/edge
 mkdir -p "$central" "$edge"
 echo "edge: s3cr3t-fan-in" >"$central/passwd"
-{
-  collectd_conf "$central" central 1
-  cat <<EOF
-LoadPlugin network
+conf_write "$central/collectd.conf" -H central -e "LoadPlugin network
 <Plugin network>
-  <Listen "127.0.0.1" "$NET_PORT">
+  <Listen \"127.0.0.1\" \"$NET_PORT\">
     SecurityLevel Sign
-    AuthFile "$central/passwd"
+    AuthFile \"$central/passwd\"
   </Listen>
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$central/csv"
-  StoreRates false
-</Plugin>
-<LoadPlugin write_graphite>
-  FlushInterval 1
-</LoadPlugin>
-<Plugin write_graphite>
-  <Node "carbon">
-    Host "127.0.0.1"
-    Port "$CARBON_PORT"
-    Protocol "tcp"
-    LogSendErrors true
-  </Node>
-</Plugin>
-${FANIN_CENTRAL_EXTRA:-}
-EOF
-} >"$central/collectd.conf"
-{
-  collectd_conf "$edge" edge 1
-  cat <<EOF
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$edge/csv"
-  StoreRates false
-</Plugin>
-<LoadPlugin network>
+</Plugin>" -w csv -w "graphite:$CARBON_PORT" -e "${FANIN_CENTRAL_EXTRA:-}" -p ''
+mapfile -t lines <<<"$BLOCK"
+conf_write "$edge/collectd.conf" -H edge -w csv -e "<LoadPlugin network>
   FlushInterval 1
 </LoadPlugin>
 <Plugin network>
-  <Server "127.0.0.1" "$NET_PORT">
+  <Server \"127.0.0.1\" \"$NET_PORT\">
     SecurityLevel Sign
-    Username "edge"
-    Password "s3cr3t-fan-in"
+    Username \"edge\"
+    Password \"s3cr3t-fan-in\"
   </Server>
-</Plugin>
-LoadPlugin tcpconns_diag
-<Plugin tcpconns_diag>
-$BLOCK
-</Plugin>
-EOF
-} >"$edge/collectd.conf"
+</Plugin>" -- "${lines[@]}"
 
-start_bg "$central/stdout" "$COLLECTD" -f -C "$central/collectd.conf"
+ns_bg "$NS" "$central/stdout" "$COLLECTD" -f -C "$central/collectd.conf"
 CENTRAL_PID=$BG_PID
-net_listens() { in_ns ss -ulnH "sport = :$NET_PORT" | grep -q .; }
+net_listens() { in_ns ss -ulnH "sport = :$NET_PORT" | grep . >/dev/null; }
 wait_for 20 net_listens || fail "the central collectd does not listen: $(tail -n 20 "$central/collectd.log")"
 T0=$(date +%s)
-start_bg "$edge/stdout" "$COLLECTD" -f -C "$edge/collectd.conf"
+ns_bg "$NS" "$edge/stdout" "$COLLECTD" -f -C "$edge/collectd.conf"
 EDGE_PID=$BG_PID
 
 probe=edge/tcpconns-8080-local/tcp_connections-ESTABLISHED.wsp
 enough() {
   local n
-  kill -0 "$EDGE_PID" 2>/dev/null || fail "the edge collectd died: $(tail -n 20 "$edge/stdout" "$edge/collectd.log" 2>&1)"
-  kill -0 "$CENTRAL_PID" 2>/dev/null || fail "the central collectd died: $(tail -n 20 "$central/stdout" "$central/collectd.log" 2>&1)"
+  bg_alive "$EDGE_PID" "the edge collectd" "$edge/stdout" "$edge/collectd.log"
+  bg_alive "$CENTRAL_PID" "the central collectd" "$central/stdout" "$central/collectd.log"
   [ -f "$WORK/carbon/whisper/$probe" ] || return 1
-  n=$(whisper-fetch --from="$T0" "$WORK/carbon/whisper/$probe" 2>/dev/null | grep -vc None)
+  n=$({ whisper-fetch --from="$T0" "$WORK/carbon/whisper/$probe" 2>/dev/null || true; } | grep -vc None || true)
   [ "${n:-0}" -ge $RUN_READS ]
 }
 wait_for 30 enough || fail "carbon got no $RUN_READS points of $probe in 30 s:
 $(tail -n 5 "$edge/collectd.log" "$central/collectd.log" "$WORK/carbon/stdout")"
-stop_bg "$EDGE_PID"
+bg_stop "$EDGE_PID"
 sleep 1.5 # the central collectd's last flush to carbon
-stop_bg "$CENTRAL_PID"
-stop_bg "$CARBON_PID" # carbon writes its cache out when it stops
+bg_stop "$CENTRAL_PID"
+bg_stop "$CARBON_PID" # carbon writes its cache out when it stops
 oracle "$WORK/oracle.after"
 
 FAILED=0
 problem() { log "  $*"; FAILED=1; }
 
-# rows dir: "identifier time value" for every csv row under dir (the date
-# suffix of the file names dropped).
-rows() {
-  find "$1" -type f -exec awk -F, '
-      FNR == 1 {
-        id = FILENAME
-        sub(/^.*\/csv\//, "", id)
-        sub(/-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]$/, "", id)
-        next
-      }
-      { print id, $1, $2 }' {} + | sort
-}
-rows "$edge/csv" >"$WORK/edge.rows"
-rows "$central/csv" >"$WORK/central.rows"
+csv_rows "$edge/csv" >"$WORK/edge.rows"
+csv_rows "$central/csv" >"$WORK/central.rows"
 awk '{ print $1 }' "$WORK/edge.rows" | sort -u >"$WORK/edge.ids"
 awk '{ print $1 }' "$WORK/central.rows" | sort -u >"$WORK/central.ids"
 
 # --- identifiers and host name -----------------------------------------------
 n_ids=$(wc -l <"$WORK/edge.ids")
 [ "$n_ids" -ge 100 ] || problem "the edge wrote only $n_ids identifiers"
-grep -qv '^edge/tcpconns-' "$WORK/edge.ids" && problem "the edge wrote other identifiers: $(grep -v '^edge/tcpconns-' "$WORK/edge.ids" | head -3)"
+if grep -qv '^edge/tcpconns-' "$WORK/edge.ids"; then
+  problem "the edge wrote other identifiers: $(grep -v '^edge/tcpconns-' "$WORK/edge.ids" | head -3)"
+fi
 if grep -v '^edge/' "$WORK/central.ids" | grep -q tcpconns; then
   problem "the central collectd wrote tcpconns values under another host:"
-  grep -v '^edge/' "$WORK/central.ids" | head -10 | sed 's/^/    /'
+  grep -v '^edge/' "$WORK/central.ids" | head -10 | sed 's/^/    /' || true
 fi
 if ! cmp -s "$WORK/edge.ids" "$WORK/central.ids"; then
   problem "identifiers differ (< written by the edge, > by the central collectd):"
-  diff "$WORK/edge.ids" "$WORK/central.ids" | grep '^[<>]' | head -20 | sed 's/^/    /'
+  diff "$WORK/edge.ids" "$WORK/central.ids" | grep '^[<>]' | head -20 | sed 's/^/    /' || true
 fi
 
 # --- the values, read by read ------------------------------------------------
@@ -187,9 +145,9 @@ awk '
   END { for (id in ok) print "OK", id, ok[id] }' "$WORK/edge.rows" "$WORK/central.rows" >"$WORK/matched"
 if grep -q '^  ' "$WORK/matched"; then
   problem "values changed on the way ($(grep -c '^  ' "$WORK/matched") rows):"
-  grep '^  ' "$WORK/matched" | head -20 | sed 's/^/  /'
+  grep '^  ' "$WORK/matched" | head -20 | sed 's/^/  /' || true
 fi
-few=$(awk '$1 == "OK" && $3 < 3 { print $2 }' "$WORK/matched" | head -5)
+few=$(awk '$1 == "OK" && $3 < 3 { print $2 }' "$WORK/matched" | head -5 || true)
 [ -z "$few" ] || problem "fewer than 3 reads arrived unchanged for: $few"
 matched=$(awk '$1 == "OK" { n += $3 } END { print n + 0 }' "$WORK/matched")
 
@@ -200,7 +158,7 @@ grep -qF "[creates] new metric $metric matched schema" "$WORK/carbon/stdout" ||
 (cd "$WORK/carbon/whisper" && find . -type f -name '*.wsp' | sed 's|^\./||; s|\.wsp$||' | sort) >"$WORK/wsp.ids"
 if ! cmp -s "$WORK/edge.ids" "$WORK/wsp.ids"; then
   problem "whisper files differ from the edge's identifiers (< edge, > whisper):"
-  diff "$WORK/edge.ids" "$WORK/wsp.ids" | grep '^[<>]' | head -20 | sed 's/^/    /'
+  diff "$WORK/edge.ids" "$WORK/wsp.ids" | grep '^[<>]' | head -20 | sed 's/^/    /' || true
 fi
 # write_graphite sends each value with its time rounded to the second; a
 # second two reads round to is left out.
@@ -208,7 +166,7 @@ points=0
 while read -r id; do
   f=$WORK/carbon/whisper/$id.wsp
   [ -f "$f" ] || continue
-  out=$(whisper-fetch --from="$T0" "$f" 2>/dev/null | awk -v id="$id" '
+  out=$({ whisper-fetch --from="$T0" "$f" 2>/dev/null || true; } | awk -v id="$id" '
     FNR == NR {
       if ($1 != id) next
       s = int($2 + 0.5); n[s]++; v[s] = $3; next
@@ -219,7 +177,7 @@ while read -r id; do
     v[$1] + 0 != $2 + 0 { print "  " id " at " $1 ": carbon has " $2 ", the edge read " v[$1]; next }
     { ok++ }
     END { print "OK", ok + 0 }' "$WORK/edge.rows" -)
-  grep '^  ' <<<"$out" | head -3 >>"$WORK/wsp.problems"
+  grep '^  ' <<<"$out" | head -3 >>"$WORK/wsp.problems" || true
   k=$(awk '$1 == "OK" { print $2 }' <<<"$out")
   [ "${k:-0}" -ge 3 ] || echo "  $id: only ${k:-0} points in carbon match the edge" >>"$WORK/wsp.problems"
   points=$((points + ${k:-0}))
@@ -231,7 +189,7 @@ fi
 
 # --- the edge read what ss counts --------------------------------------------
 for inst in $STABLE; do
-  for state in $STATES; do
+  for state in $TCP_STATES; do
     want=$(expected "$WORK/oracle.before" "$inst" "$state")
     [ "$want" = "$(expected "$WORK/oracle.after" "$inst" "$state")" ] ||
       problem "$inst $state changed during the run"
@@ -249,6 +207,5 @@ done
 for d in "$edge" "$central"; do check_log "$d" || problem "errors in $d/collectd.log"; done
 
 [ "$FAILED" = 0 ] || fail "see above"
-RESULT=0
 log "ok - $n_ids identifiers of host edge, $matched csv values and $points whisper points arrived unchanged"
 log "1 passed, 0 failed"

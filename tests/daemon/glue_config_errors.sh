@@ -3,17 +3,17 @@
 # Bad <Plugin tcpconns_diag> blocks stop collectd's configuration with one
 # error line naming the option and the value, and never crash it; guesses
 # upstream makes silently are kept and logged as warnings.
-. "$(dirname "$0")/glue_lib.sh"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup glue
+show_on_fail "$WORK/collectd.log"
 
 expect_error() { # expected-log-text block-lines...
-  local want=$1 rc
+  local want=$1 rc=0
   shift
   : >"$WORK/collectd.log"
-  write_conf "$WORK/bad.conf" 10 "$@" </dev/null
-  set +e
-  unshare -n collectd -T -C "$WORK/bad.conf" >"$WORK/out.txt" 2>&1
-  rc=$?
-  set -e
+  conf_write "$WORK/bad.conf" -i 10 -w csv -- "$@"
+  unshare -n "$COLLECTD" -T -C "$WORK/bad.conf" >"$WORK/out.txt" 2>&1 || rc=$?
   [ "$rc" = 1 ] || fail "block [$*]: exit $rc, expected 1 (config failure)"
   grep -qF "$want" "$WORK/collectd.log" ||
     fail "block [$*]: no log line with: $want"
@@ -41,8 +41,8 @@ expect_error 'LocalPort "90-80": invalid port range' 'LocalPort "90-80"'
 
 # Upstream's silent guesses: kept, with a warning; the daemon runs.
 : >"$WORK/collectd.log"
-write_conf "$WORK/guess.conf" 10 'ListeningPorts 1' 'LocalPort "80abc"' </dev/null
-unshare -n collectd -T -C "$WORK/guess.conf" >"$WORK/out.txt" 2>&1 ||
+conf_write "$WORK/guess.conf" -i 10 -w csv -- 'ListeningPorts 1' 'LocalPort "80abc"'
+unshare -n "$COLLECTD" -T -C "$WORK/guess.conf" >"$WORK/out.txt" 2>&1 ||
   fail "guessing block did not run"
 grep -qF 'ListeningPorts "1.000000" is not a boolean; reading it as false' "$WORK/collectd.log" ||
   fail "no warning for ListeningPorts 1"

@@ -5,33 +5,22 @@
 # and <Namespace> blocks (values named after the namespace; a namespace
 # that disappears is reported once, its socket closed, and picked up
 # again when it comes back).
-. "$(dirname "$0")/glue_lib.sh"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup glue
+need_cmd python3
+show_on_fail "$WORK/collectd.log"
 
-top=tcd-feat-$$
-inner=tcd-inner-$$
-pids=()
-cleanup() {
-  [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  ip netns del "$top" 2>/dev/null
-  ip netns del "$inner" 2>/dev/null
-  cleanup_glue
-}
-trap cleanup EXIT
-ip netns add "$top"
-ip netns add "$inner"
-ip -n "$top" link set lo up
-ip -n "$inner" link set lo up
+ns_new top feat
+ns_new inner inner
 
 # hold NETNS PY: runs a python socket holder in NETNS until the test ends.
 hold() {
-  ip netns exec "$1" python3 -c "
+  ns_bg "$1" "$WORK/hold.$#.$RANDOM" python3 -c "
 import socket, time
 $2
 print('ready', flush=True)
-time.sleep(120)" >"$WORK/hold.$#.$RANDOM" &
-  pids+=($!)
+time.sleep(120)"
 }
 # 62500: a listener (backlog 5) that never accepts, 3 connections waiting.
 hold "$top" '
@@ -48,19 +37,19 @@ c = [socket.create_connection(("127.0.0.1", 8080)) for _ in range(2)]
 s = [l.accept() for _ in range(2)]'
 sleep 1
 
-write_conf "$WORK/c.conf" 1 \
+conf_write "$WORK/c.conf" -w csv -- \
   'LocalPort "62500"' 'LocalPort "62000-62100"' \
   'States "ESTABLISHED" "LISTEN"' 'ReportAcceptQueue true' 'ReportSelf true' \
   '<Namespace "inner">' "  Path \"/var/run/netns/$inner\"" \
-  '  LocalPort "8080"' '</Namespace>' </dev/null
-ip netns exec "$top" collectd -f -C "$WORK/c.conf" >"$WORK/out.txt" 2>&1 &
-cpid=$!
+  '  LocalPort "8080"' '</Namespace>'
+ns_bg "$top" "$WORK/out.txt" "$COLLECTD" -f -C "$WORK/c.conf"
+cpid=$BG_PID
 sleep 3.5
 
 csv="$WORK/csv/h"
 last() { # identifier -> last value (integer part)
   local f
-  f=$(ls "$csv/$1"-* 2>/dev/null | head -1)
+  f=$(ls "$csv/$1"-* 2>/dev/null | head -1 || true)
   [ -n "$f" ] || { echo missing; return; }
   tail -1 "$f" | cut -d, -f2 | cut -d. -f1
 }
@@ -81,7 +70,7 @@ expect tcpconns-inner-8080-local/tcp_connections-CLOSE_WAIT 0
 # 2 listeners + 3 + 1 server-side sockets: the clients stay in the kernel.
 expect tcpconns-self/count-sockets 6
 # States: only the two asked for are dispatched.
-n=$(ls "$csv/tcpconns-62500-local/" | grep -c tcp_connections)
+n=$(ls "$csv/tcpconns-62500-local/" | grep -c tcp_connections || true)
 [ "$n" = 2 ] || fail "62500-local has $n state files, expected 2"
 echo "ok - only ESTABLISHED and LISTEN dispatched"
 [ "$(last tcpconns-self/duration-read)" != missing ] || fail "no self/duration-read"
@@ -117,9 +106,8 @@ sleep 2.5
 grep -q "<Namespace \"inner\">: /var/run/netns/$inner is back" "$WORK/collectd.log" ||
   fail "namespace return not logged"
 expect tcpconns-inner-8080-local/tcp_connections-ESTABLISHED 0
-kill "$cpid"
+kill "$cpid" || fail "collectd died: $(tail -n 5 "$WORK/out.txt")"
 wait "$cpid" 2>/dev/null || true
-cpid=
 if grep -q 'tcpconns_diag.*\(ERROR\|failed\)' "$WORK/collectd.log"; then
   fail "errors in the log"
 fi

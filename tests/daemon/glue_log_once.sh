@@ -3,35 +3,28 @@
 # A netlink failure on consecutive reads is logged once, the reads fail (so
 # collectd backs off), and the first read after the fault gives values
 # again. The fault is real: strace makes the kernel's sendmsg fail.
-. "$(dirname "$0")/glue_lib.sh"
-command -v strace >/dev/null || { echo "SKIP: strace not installed"; exit 77; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup glue
+need_cmd strace
+need_cmd python3
+show_on_fail "$WORK/collectd.log"
 
-ns=tcd-glue-$$
-ip netns add "$ns"
-cleanup() {
-  [ -n "${pid:-}" ] && pkill -KILL -P "$pid" collectd 2>/dev/null
-  [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null
-  wait 2>/dev/null
-  ip netns del "$ns" 2>/dev/null
-  cleanup_glue
-}
-trap cleanup EXIT
-ip -n "$ns" link set lo up
-ip netns exec "$ns" python3 -c '
+ns_new ns glue
+ns_bg "$ns" "$WORK/holder.out" python3 -c '
 import socket, time
 s = socket.socket(); s.bind(("127.0.0.1", 61234)); s.listen()
-time.sleep(60)' &
-holder=$!
+time.sleep(60)'
 sleep 0.5
 
-write_conf "$WORK/c.conf" 1 </dev/null # default block: listening ports
+conf_write "$WORK/c.conf" -w csv # default block: listening ports
 # libmnl sends with sendto(2). Read 1 sends 3 requests (probe, listeners,
 # connections); the 4th and 5th (reads 2 and 3) fail; read 4 (after collectd's 2 s + 4 s back-off)
 # works.
-ip netns exec "$ns" strace -f -qq -o /dev/null -e trace=sendto \
+ns_bg "$ns" "$WORK/out.txt" strace -f -qq -o /dev/null -e trace=sendto \
   -e inject=sendto:error=ENOBUFS:when=4..5 \
-  collectd -f -C "$WORK/c.conf" >"$WORK/out.txt" 2>&1 &
-pid=$!
+  "$COLLECTD" -f -C "$WORK/c.conf"
+pid=$BG_PID
 for _ in $(seq 1 30); do
   grep -q 'reading works again' "$WORK/collectd.log" 2>/dev/null && break
   sleep 0.5
@@ -39,9 +32,8 @@ done
 sleep 1.5
 # Stop collectd itself (strace's child; -f writes no PID file); strace
 # exits with its tracee.
-pkill -TERM -P "$pid" collectd
+pkill -TERM -P "$pid" collectd || fail "collectd is not running: $(tail -n 5 "$WORK/out.txt")"
 wait "$pid" 2>/dev/null || true
-pid=
 
 errors=$(grep -c 'tcpconns_diag plugin: sock_diag dump failed: No buffer space available' "$WORK/collectd.log" || true)
 [ "$errors" = 1 ] || fail "error logged $errors times, expected once"
@@ -49,7 +41,7 @@ backoffs=$(grep -c "read-function of plugin \`tcpconns_diag' failed" "$WORK/coll
 [ "$backoffs" -ge 2 ] || fail "collectd saw $backoffs failed reads, expected 2"
 grep -q 'tcpconns_diag plugin: reading works again' "$WORK/collectd.log" ||
   fail "no recovery logged"
-file=$(ls "$WORK"/csv/h/tcpconns-61234-local/tcp_connections-LISTEN-* 2>/dev/null | head -1)
+file=$(ls "$WORK"/csv/h/tcpconns-61234-local/tcp_connections-LISTEN-* 2>/dev/null | head -1 || true)
 [ -n "$file" ] || fail "no values for 61234-local"
 rows=$(grep -c ',1.000000$' "$file" || true)
 [ "$rows" -ge 2 ] || fail "expected LISTEN=1 before and after the fault, got $rows rows: $(cat "$file")"

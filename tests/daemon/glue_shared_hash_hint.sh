@@ -3,42 +3,32 @@
 # A <Namespace> that shares the host's TCP established hash makes every
 # read walk all of the host's sockets once more: the plugin says so once,
 # naming the sysctl. A namespace with a hash of its own gets no hint.
-. "$(dirname "$0")/glue_lib.sh"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup hashhint
 [ -e /proc/sys/net/ipv4/tcp_child_ehash_entries ] ||
-  { echo "SKIP: no net.ipv4.tcp_child_ehash_entries on this kernel"; exit 77; }
+  skip "no net.ipv4.tcp_child_ehash_entries on this kernel"
+show_on_fail "$WORK/collectd.log"
 
-shared=tcd-hash-s-$$ private=tcd-hash-p-$$
-old=$(sysctl -n net.ipv4.tcp_child_ehash_entries)
-cleanup() {
-  sysctl -qw net.ipv4.tcp_child_ehash_entries="$old"
-  ip netns del "$shared" 2>/dev/null
-  ip netns del "$private" 2>/dev/null
-  cleanup_glue
-}
-trap cleanup EXIT
-ip netns add "$shared"
-# A private hash: the sysctl must be set in the parent when it is created.
-sysctl -qw net.ipv4.tcp_child_ehash_entries=1024
-ip netns add "$private"
-sysctl -qw net.ipv4.tcp_child_ehash_entries="$old"
+ns_new shared hashs
+ns_new private hashp 1024
 [ "$(ip netns exec "$shared" sysctl -n net.ipv4.tcp_ehash_entries)" -lt 0 ] ||
-  fail "a namespace made with tcp_child_ehash_entries=$old should share the hash"
+  fail "a namespace made without tcp_child_ehash_entries should share the hash"
 [ "$(ip netns exec "$private" sysctl -n net.ipv4.tcp_ehash_entries)" -gt 0 ] ||
   fail "a namespace made with tcp_child_ehash_entries=1024 should have its own"
 
-run() { # name path -> the log of one collectd -T
+hints() { # name namespace -> how often one collectd -T logs the hint
   rm -f "$WORK/collectd.log"
-  write_conf "$WORK/$1.conf" 10 "<Namespace \"$1\">" "  Path \"$2\"" \
-    '</Namespace>' </dev/null
-  collectd -T -C "$WORK/$1.conf" >/dev/null 2>&1 || fail "collectd -T failed"
+  conf_write "$WORK/$1.conf" -i 10 "<Namespace \"$1\">" \
+    "  Path \"/var/run/netns/$2\"" '</Namespace>'
+  "$COLLECTD" -T -C "$WORK/$1.conf" >/dev/null 2>&1 || fail "collectd -T failed"
+  grep -c 'share the host.s TCP established hash' "$WORK/collectd.log" || true
 }
-run shared "/var/run/netns/$shared"
-n=$(grep -c 'share the host.s TCP established hash' "$WORK/collectd.log" || true)
+n=$(hints shared "$shared")
 [ "$n" = 1 ] || fail "shared hash: hint logged $n times, expected once"
 grep -q '1 of the 1 <Namespace> blocks.*tcp_child_ehash_entries' "$WORK/collectd.log" ||
   fail "the hint does not count the namespace or name the sysctl"
-run private "/var/run/netns/$private"
-n=$(grep -c 'share the host.s TCP established hash' "$WORK/collectd.log" || true)
+n=$(hints private "$private")
 [ "$n" = 0 ] || fail "private hash: hint logged $n times, expected none"
-echo "ok - hint once for a shared hash, none for a private one"
-echo "1 passed, 0 failed"
+log "ok - hint once for a shared hash, none for a private one"
+log "1 passed, 0 failed"

@@ -24,13 +24,13 @@
 #
 # Environment: BUILDDIR, SRCDIR, PLUGIN_SO (as the other daemon tests),
 # SOAK_SECONDS (600), SOAK_SOCKETS (100000), SOAK_SAMPLE (5),
-# SOAK_WARMUP, SOAK_RSS_KIB (1024), SOAK_KEEP=1 (keep the work directory
-# and the samples), SOAK_EXPECT_EXTRA (self-check: added to the expected
-# static ESTABLISHED count; 1 must fail).
+# SOAK_WARMUP, SOAK_RSS_KIB (1024), KEEP_WORK=1 (keep the work directory
+# and the samples, as a failure does), SOAK_EXPECT_EXTRA (self-check: added
+# to the expected static ESTABLISHED count; 1 must fail).
 # Exit: 0 pass, 1 fail, 77 skip (not root, collectd missing).
-. "$(dirname "$0")/glue_lib.sh"
-export LC_ALL=C
-: "${SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup soak
 SECS=${SOAK_SECONDS:-600}
 N=${SOAK_SOCKETS:-100000}
 SAMPLE=${SOAK_SAMPLE:-5}
@@ -38,38 +38,9 @@ WARMUP=${SOAK_WARMUP:-$((SECS / 4 < 60 ? SECS / 4 : 60))}
 RSS_KIB=${SOAK_RSS_KIB:-1024}
 EXTRA=${SOAK_EXPECT_EXTRA:-0}
 
-ns=tcd-soak-$$
-inner=tcd-soak-inner-$$
-pids=()
-dyn=
-fds_open=()
-cleanup() {
-  local p fd n
-  set +e # never stop half way: the namespace must go
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for fd in "${fds_open[@]}" $dyn; do eval "exec $fd>&-"; done
-  for n in "$ns" "$inner"; do
-    if [ -e "/run/netns/$n" ]; then
-      for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-      ip netns del "$n" 2>/dev/null
-    fi
-  done
-  wait 2>/dev/null
-  if [ "${SOAK_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else cleanup_glue; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-CHURN=$BUILDDIR/tests/daemon/churn
-if [ ! -x "$CHURN" ]; then
-  CHURN=$WORK/churn
-  ${CC:-cc} -std=c11 -Wall -Wextra -Werror -O2 -o "$CHURN" \
-    "$SRCDIR/tests/daemon/churn.c" || fail "cannot build churn"
-fi
-
+ns_new ns soak
+ns_new inner soak-inner
 for n in "$ns" "$inner"; do
-  ip netns add "$n" || fail "cannot create a network namespace"
-  ip -n "$n" link set lo up
   ip netns exec "$n" sysctl -q -w net.ipv4.ip_local_port_range="20000 60999" \
     net.core.somaxconn=4096 || fail "cannot set sysctls"
 done
@@ -81,69 +52,33 @@ c=$(((N - 4) / 2))
 c80=$((c * 4 / 10)); c443=$((c * 3 / 10)); c8443=$((c * 2 / 10))
 c9100=$((c - c80 - c443 - c8443)); h9100=$((c9100 / 10)); e9100=$((c9100 - h9100))
 held=$((4 + 2 * c))
-# start_gen NAME NETNS ARGS...: a generator reading its stdin from a pipe
-# this script holds (it ends with the script), output in $WORK/NAME.out.
-start_gen() {
-  local name=$1 netns=$2 fd
-  shift 2
-  exec {fd}> >(exec ip netns exec "$netns" "$CHURN" "$@" >"$WORK/$name.out" 2>&1)
-  fds_open+=("$fd")
-  for _ in $(seq 600); do grep -q '^ready' "$WORK/$name.out" && return 0; sleep 0.1; done
-  fail "$name: $(cat "$WORK/$name.out")"
-}
 t0=$(date +%s.%N)
-start_gen hold "$ns" hold 80:$c80 443:$c443 6/8443:$c8443 9100:$e9100:$h9100
+churn_start hold_fd "$ns" "$WORK/hold.out" hold 80:$c80 443:$c443 6/8443:$c8443 9100:$e9100:$h9100
 grep -q "^ready $held\$" "$WORK/hold.out" || fail "static set: $(cat "$WORK/hold.out"), expected $held"
 echo "static set: $held sockets in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 # Churn on top: 500 aborted + 100 graceful connections a second.
-start_gen inner "$inner" hold 8080:1000
-start_gen run "$ns" run -k 32 -r 500 -g 100 -d 20 5001 5004:g
+churn_start inner_fd "$inner" "$WORK/inner.out" hold 8080:1000
+churn_start run_fd "$ns" "$WORK/run.out" run -k 32 -r 500 -g 100 -d 20 5001 5004:g
 
-conf() { # DIR BLOCK-LINES...
-  local dir=$1
-  shift
-  mkdir -p "$dir"
-  {
-    cat <<CONF
-Hostname "h"
-FQDNLookup false
-Interval 1
-BaseDir "$dir"
-PIDFile "$dir/collectd.pid"
-PluginDir "$WORK/plugins"
-TypesDB "/usr/share/collectd/types.db"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "$dir/collectd.log"
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$dir/csv"
-</Plugin>
-LoadPlugin tcpconns_diag
-<Plugin tcpconns_diag>
-CONF
-    for line in "$@"; do printf '  %s\n' "$line"; done
-    echo "</Plugin>"
-  } >"$dir/collectd.conf"
-}
 block=('ListeningPorts true' 'LocalPort "80"' 'RemotePort "80"' 'LocalPort "8443"'
   'RemotePort "8443"' 'LocalPort "9100"' 'RemotePort "9100"' 'RemotePort "5004"')
-conf "$WORK/filter" "${block[@]}" '<Namespace "inner">' \
+mkdir -p "$WORK/filter" "$WORK/summary"
+conf_write "$WORK/filter/collectd.conf" -w csv -- "${block[@]}" '<Namespace "inner">' \
   "  Path \"/var/run/netns/$inner\"" '  LocalPort "8080"' '</Namespace>'
-conf "$WORK/summary" "${block[@]}" 'AllPortsSummary true'
+conf_write "$WORK/summary/collectd.conf" -w csv -- "${block[@]}" 'AllPortsSummary true'
 names=(filter summary)
+pids=()
 for d in "${names[@]}"; do
-  ip netns exec "$ns" collectd -f -C "$WORK/$d/collectd.conf" >"$WORK/$d/out.txt" 2>&1 &
-  pids+=($!)
+  ns_bg "$ns" "$WORK/$d/out.txt" "$COLLECTD" -f -C "$WORK/$d/collectd.conf"
+  pids+=("$BG_PID")
 done
 
 # The listener that comes and goes: 20 s on, 20 s off (it ends at EOF on
 # its stdin, a pipe from this script).
+dyn=
 toggle_listener() {
   if [ -n "$dyn" ]; then
-    eval "exec $dyn>&-"
+    fd_close "$dyn"
     dyn=
   else
     exec {dyn}> >(exec ip netns exec "$ns" "$CHURN" hold 9200:3 >/dev/null 2>&1)
@@ -205,22 +140,12 @@ while :; do
   sleep "$SAMPLE"
 done
 sample
-[ -n "$dyn" ] && toggle_listener
+if [ -n "$dyn" ]; then toggle_listener; fi
 
-for p in "${pids[@]}"; do kill -TERM "$p"; done
-rcs=()
-for p in "${pids[@]}"; do
-  rc=0
-  wait "$p" || rc=$?
-  rcs+=("$rc")
-done
-pids=()
+bg_term rcs "${pids[@]}"
 
 # series DIR INSTANCE STATE: one value a line, one line a read.
-series() {
-  cat "$1"/csv/h/tcpconns-"$2"/tcp_connections-"$3"-* 2>/dev/null |
-    grep -v '^epoch' | cut -d, -f2 || true
-}
+series() { csv_values "$1" "tcpconns-$2/tcp_connections-$3"; }
 # expect_exact DIR INSTANCE STATE=VALUE...: every read, every named state.
 expect_exact() {
   local dir=$1 inst=$2 spec state want bad
@@ -276,9 +201,9 @@ for i in "${!names[@]}"; do
   expect_exact "$WORK/$d" 443-local LISTEN=1 ESTABLISHED=$((c443 + EXTRA))
 done
 expect_exact "$WORK/filter" inner-8080-local LISTEN=1 ESTABLISHED=$((1000 + EXTRA))
-eval "exec ${fds_open[2]}>&-" # the churn prints its counts at EOF
+fd_close "$run_fd" # the churn prints its counts at EOF
 for _ in $(seq 50); do grep -q '^total' "$WORK/run.out" && break; sleep 0.1; done
 echo "churn: $(grep '^total' "$WORK/run.out" || echo '(no report)')"
-[ "$status" = 0 ] || fail "soak failed (SOAK_KEEP=1 keeps the samples)"
+[ "$status" = 0 ] || fail "soak failed (the samples are in the work directory)"
 echo "ok - ${SECS}s at Interval 1 with $held sockets: RSS and descriptors flat, static counts exact"
 echo "1 passed, 0 failed"

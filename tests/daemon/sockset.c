@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* sockset: build a known set of TCP sockets on loopback, then hold it.
  *
- * Used by tests/daemon/equivalence.sh, which runs it inside a private network
- * namespace (lo up) where these nftables rules (input hook, so the sender
- * sees a lost segment rather than a send error) are installed first:
+ * Used by the tests through sockset_start in tests/lib.sh, which runs it
+ * inside a private network namespace (lo up) where these nftables rules
+ * (input hook, so the sender sees a lost segment rather than a send error)
+ * are installed first:
  *
  *   tcp sport 9090 and SYN+ACK set  -> drop   (SYN_SENT, SYN_RECV stay)
  *   tcp dport 7777 and FIN set      -> drop   (FIN_WAIT1, CLOSING stay)

@@ -21,58 +21,26 @@
 #
 # Environment: BUILDDIR, PLUGIN_SO (as the other daemon tests), VG_READS
 # (default 6), VG_EXPECT_EXTRA (self-check: added to every expected
-# ESTABLISHED count, so e.g. 1 must fail), VG_KEEP=1 (keep the work dir).
+# ESTABLISHED count, so e.g. 1 must fail), KEEP_WORK=1 (keep the work dir).
 # Exit: 0 pass, 1 fail, 77 skip (not root; collectd or valgrind missing
 # and not installable).
-. "$(dirname "$0")/glue_lib.sh"
-export LC_ALL=C
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup vg
+need_cmd valgrind
+need_cmd python3
+show_on_fail "$WORK/collectd.log"
 READS=${VG_READS:-6}
 EXTRA=${VG_EXPECT_EXTRA:-0}
 
-install_pkg() { # package: install it with apt-get, or fail quietly
-  command -v apt-get >/dev/null || return 1
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "$1" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1 &&
-      apt-get install -y -q "$1" >/dev/null 2>&1; }
-}
-command -v valgrind >/dev/null || install_pkg valgrind ||
-  { echo "SKIP: valgrind not installed and not installable"; exit 77; }
-command -v python3 >/dev/null || install_pkg python3 ||
-  { echo "SKIP: python3 not installed and not installable"; exit 77; }
-
-ns=tcd-vg-$$
-inner=tcd-vg-inner-$$
-pid=
-holder=
-holder2=
-mover=
-cleanup() {
-  local n p
-  set +e # never stop half way: the namespace must go
-  for p in "$pid" "$holder" "$holder2" "$mover"; do
-    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
-  for n in "$ns" "$inner"; do
-    if [ -e "/run/netns/$n" ]; then
-      for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-      ip netns del "$n" 2>/dev/null
-    fi
-  done
-  if [ "${VG_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else cleanup_glue; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-ip netns add "$ns" || fail "cannot create a network namespace"
-ip -n "$ns" link set lo up
+ns_new ns vg
 
 # The set: 127.0.0.1:61234 listening with 3 established connections (3
 # server sockets with local port 61234, 3 clients with remote port 61234),
 # [::1]:61235 listening (v6only) with 1 connection; 127.0.0.1:61236
 # listening 1.5 s out of every 3 s (not checked: it only makes the reads
 # rebuild the filter and free a slot).
-ip netns exec "$ns" python3 -c '
+ns_bg "$ns" "$WORK/holder.out" python3 -c '
 import socket, sys, time
 keep = []
 l = socket.socket(); l.bind(("127.0.0.1", 61234)); l.listen(16); keep.append(l)
@@ -91,25 +59,22 @@ while True:
     d = socket.socket(); d.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     d.bind(("127.0.0.1", 61236)); d.listen(1)
     time.sleep(1.5)
-    d.close()' >"$WORK/holder.out" 2>&1 &
-holder=$!
+    d.close()'
 for _ in $(seq 50); do grep -q ready "$WORK/holder.out" && break; sleep 0.1; done
 grep -q ready "$WORK/holder.out" || fail "socket holder: $(cat "$WORK/holder.out")"
 # The other namespace: 8080 with 2 connections.
-ip netns add "$inner" || fail "cannot create a network namespace"
-ip -n "$inner" link set lo up
-ip netns exec "$inner" python3 -c '
+ns_new inner vg-inner
+ns_bg "$inner" "$WORK/holder2.out" python3 -c '
 import socket, time
 l = socket.socket(); l.bind(("127.0.0.1", 8080)); l.listen()
 c = [socket.create_connection(("127.0.0.1", 8080)) for _ in range(2)]
 s = [l.accept() for _ in range(2)]
 print("ready", flush=True)
-time.sleep(600)' >"$WORK/holder2.out" 2>&1 &
-holder2=$!
+time.sleep(600)'
 for _ in $(seq 50); do grep -q ready "$WORK/holder2.out" && break; sleep 0.1; done
 grep -q ready "$WORK/holder2.out" || fail "socket holder: $(cat "$WORK/holder2.out")"
 
-# value FILE: the values of a csv file, one a line (header skipped).
+# values FILE: the values of a csv file, one a line (header skipped).
 values() { grep -v '^epoch' "$1" | cut -d, -f2 || true; }
 
 # expect NAME INSTANCE STATE VALUE[|VALUE]: every read wrote VALUE (one
@@ -130,13 +95,13 @@ vg_run() {
   local run=$1 f rows rc errors leaks want=${RUN_READS:-$READS}
   shift
   rm -rf "$WORK/csv" "$WORK/collectd.log"
-  write_conf "$WORK/$run.conf" 1 "$@" </dev/null
-  ip netns exec "$ns" valgrind --leak-check=full \
+  conf_write "$WORK/$run.conf" -w csv -- "$@"
+  ns_bg "$ns" "$WORK/$run.out" valgrind --leak-check=full \
     --show-leak-kinds=all --errors-for-leak-kinds=none \
     --error-exitcode=99 --num-callers=40 --track-fds=no \
     --log-file="$WORK/vg.$run.log" \
-    collectd -f -C "$WORK/$run.conf" >"$WORK/$run.out" 2>&1 &
-  pid=$!
+    "$COLLECTD" -f -C "$WORK/$run.conf"
+  pid=$BG_PID
   # Reads: rows in one value file every read writes.
   f=
   for _ in $(seq 120); do
@@ -148,10 +113,10 @@ vg_run() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done
-  kill -TERM "$pid" 2>/dev/null
+  kill -TERM "$pid" 2>/dev/null ||
+    fail "$run: collectd ended before SIGTERM: $(tail -5 "$WORK/$run.out")"
   rc=0
   wait "$pid" || rc=$?
-  pid=
   [ -f "$WORK/vg.$run.log" ] || fail "$run: no valgrind log ($(tail -5 "$WORK/$run.out"))"
   grep -q 'ERROR SUMMARY' "$WORK/vg.$run.log" ||
     fail "$run: valgrind did not finish: $(tail -5 "$WORK/vg.$run.log")"
@@ -209,12 +174,12 @@ echo "ok - AllPortsSummary + ports block: exact values in every read, no valgrin
   ip netns add "$inner"
 ) &
 mover=$!
+bg_track "$mover"
 RUN_READS=$((READS + 5)) vg_run features 'LocalPort "61230-61239"' 'LocalPort "61234"' \
   'States "ESTABLISHED" "LISTEN"' 'ReportAcceptQueue true' 'ReportSelf true' \
   '<Namespace "inner">' "  Path \"/var/run/netns/$inner\"" '  LocalPort "8080"' \
   '</Namespace>'
 wait "$mover" 2>/dev/null || true
-mover=
 expect features 61234-local ESTABLISHED $((3 + EXTRA))
 expect features 61234-local LISTEN 1
 expect features 61230-61239-local ESTABLISHED $((4 + EXTRA))

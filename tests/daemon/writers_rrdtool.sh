@@ -18,20 +18,22 @@
 #   - contrib/dashboard.sh draws a PNG from tcpconns_diag's files.
 # Any difference fails the test with the differing files printed.
 #
-# Environment: see sockset_lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, ...), and
+# Environment: see tests/lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, KEEP_WORK, ...), and
 #   RRD_DIAG_EXTRA  self-check only: a line added to the tcpconns_diag block;
 #                   with e.g. "LocalPort 9999" the test must fail
 #
 # Exit: 0 pass, 1 fail, 77 skip (not root, or a package cannot be installed).
-. "$(dirname "$0")/sockset_lib.sh"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 RUN_READS=4 # reads each daemon makes before the comparison
 
-need_modules tcpconns rrdtool
+daemon_setup writers tcpconns rrdtool
 need_lib rrdtool librrd8
-need_cmd rrdtool rrdtool
-need_cmd python3 python3 # contrib/dashboard.sh joins the panels with it
-copy_modules logfile rrdtool tcpconns
+need_cmd nft nftables
+need_cmd ss iproute2
+need_cmd rrdtool
+need_cmd python3 # contrib/dashboard.sh joins the panels with it
 
 BLOCK='ListeningPorts true
 LocalPort "80"
@@ -40,32 +42,14 @@ RemotePort "443"
 RemotePort "8080"
 AllPortsSummary true'
 
-setup_sockset "listen 80" "connect 80" "connect 80" "connect 80" \
+sockset_start "listen 80" "connect 80" "connect 80" "connect 80" \
   "listen 443" "connect 443" "connect 443"
+sockset_settle
 oracle "$WORK/oracle.before"
 
 declare -A PID
 for plugin in tcpconns tcpconns_diag; do
-  dir=$WORK/$plugin
-  mkdir -p "$dir"
-  extra=
-  [ "$plugin" = tcpconns_diag ] && extra=${RRD_DIAG_EXTRA:-}
-  {
-    collectd_conf "$dir" h 1
-    cat <<EOF
-LoadPlugin rrdtool
-<Plugin rrdtool>
-  DataDir "$dir/rrd"
-  CacheTimeout 0
-</Plugin>
-LoadPlugin $plugin
-<Plugin $plugin>
-$BLOCK
-$extra
-</Plugin>
-EOF
-  } >"$dir/collectd.conf"
-  start_bg "$dir/stdout" "$COLLECTD" -f -C "$dir/collectd.conf"
+  daemon_start "$WORK/$plugin" "$plugin" "$BLOCK" "${RRD_DIAG_EXTRA:-}" -w rrdtool
   PID[$plugin]=$BG_PID
 done
 
@@ -73,23 +57,22 @@ done
 probe=h/tcpconns-all/tcp_connections-ESTABLISHED.rrd
 updates() { # dir: the number of updates in probe (its last_update - first)
   [ -f "$1/rrd/$probe" ] || { echo 0; return; }
-  rrdtool lastupdate "$1/rrd/$probe" 2>/dev/null | awk -F: 'NF == 2 { print $1 }'
+  { rrdtool lastupdate "$1/rrd/$probe" 2>/dev/null || true; } | awk -F: 'NF == 2 { print $1 }'
 }
 t0=$(date +%s)
 enough() {
   local p t
   for p in tcpconns tcpconns_diag; do
-    kill -0 "${PID[$p]}" 2>/dev/null ||
-      fail "collectd with $p died: $(tail -n 20 "$WORK/$p/stdout" "$WORK/$p/collectd.log" 2>&1)"
+    bg_alive "${PID[$p]}" "collectd with $p" "$WORK/$p/stdout" "$WORK/$p/collectd.log"
     t=$(updates "$WORK/$p")
     [ "${t:-0}" -ge $((t0 + RUN_READS)) ] || return 1
   done
 }
 wait_for 30 enough || fail "no $RUN_READS reads in 30 s: $(tail -n 5 "$WORK"/*/collectd.log)"
-for plugin in tcpconns tcpconns_diag; do stop_bg "${PID[$plugin]}"; done
+for plugin in tcpconns tcpconns_diag; do bg_stop "${PID[$plugin]}"; done
 oracle "$WORK/oracle.after"
 cmp -s "$WORK/oracle.before" "$WORK/oracle.after" || {
-  diff "$WORK/oracle.before" "$WORK/oracle.after"
+  diff "$WORK/oracle.before" "$WORK/oracle.after" || true
   fail "the socket set changed during the run"
 }
 
@@ -103,7 +86,7 @@ n_up=$(wc -l <"$WORK/files.up")
 [ "$n_up" -ge 100 ] || problem "upstream wrote only $n_up RRD files"
 if ! cmp -s "$WORK/files.up" "$WORK/files.diag"; then
   problem "the RRD file names differ (< upstream tcpconns, > tcpconns_diag):"
-  diff "$WORK/files.up" "$WORK/files.diag" | grep '^[<>]' | head -40 | sed 's/^/    /'
+  diff "$WORK/files.up" "$WORK/files.diag" | grep '^[<>]' | head -40 | sed 's/^/    /' || true
 fi
 for f in h/tcpconns-80-local/tcp_connections-ESTABLISHED.rrd \
   h/tcpconns-443-remote/tcp_connections-ESTABLISHED.rrd \
@@ -116,46 +99,30 @@ structure() { # rrd file: its definition, not its contents
   rrdtool info "$1" | grep -E '^(step|ds\[[^]]*\]\.(index|type|minimal_heartbeat|min|max)|rra\[[0-9]+\]\.(cf|rows|pdp_per_row|xff)) '
 }
 last_fetched() { # rrd file: the last value `rrdtool fetch` gives (not nan)
-  rrdtool fetch "$1" AVERAGE -r 1 -s -60 -e now 2>/dev/null |
+  { rrdtool fetch "$1" AVERAGE -r 1 -s -60 -e now 2>/dev/null || true; } |
     awk -F': ' 'NF == 2 && $2 !~ /nan/ { v = $2 } END { print v }'
 }
 last_update() { # rrd file: the value of its last update
-  rrdtool lastupdate "$1" | awk -F': ' 'NF == 2 { print $2 }'
+  { rrdtool lastupdate "$1" || true; } | awk -F': ' 'NF == 2 { print $2 }'
 }
-compared=0
-while read -r f; do
-  up=$WORK/tcpconns/rrd/$f
-  ours=$WORK/tcpconns_diag/rrd/$f
-  [ -f "$up" ] && [ -f "$ours" ] || continue
-  if [ "$(structure "$up")" != "$(structure "$ours")" ]; then
-    problem "$f: different RRD structure:"
-    diff <(structure "$up") <(structure "$ours") | grep '^[<>]' | sed 's/^/    /'
+# rrd_checks f up ours want: the same RRD structure, and `rrdtool fetch`
+# gives back the value ss counts.
+rrd_checks() {
+  local f_ours
+  if [ "$(structure "$2")" != "$(structure "$3")" ]; then
+    problem "$1: different RRD structure:"
+    diff <(structure "$2") <(structure "$3") | grep '^[<>]' | sed 's/^/    /' || true
   fi
-  v_up=$(last_update "$up")
-  v_ours=$(last_update "$ours")
-  f_ours=$(last_fetched "$ours")
-  inst=${f#h/tcpconns-}
-  inst=${inst%%/*}
-  state=${f##*/tcp_connections-}
-  state=${state%.rrd}
-  want=$(expected "$WORK/oracle.before" "$inst" "$state")
-  same_number "$v_up" "$v_ours" ||
-    problem "$f: last update upstream $v_up, tcpconns_diag $v_ours"
-  same_number "$v_ours" "$want" ||
-    problem "$f: tcpconns_diag's last update is $v_ours, ss counts $want"
-  same_number "$f_ours" "$want" ||
-    problem "$f: rrdtool fetch gives ${f_ours:-nothing} from tcpconns_diag's file, ss counts $want"
-  compared=$((compared + 1))
-done <"$WORK/files.up"
-log "compared $compared RRD files (of $n_up from upstream, $(wc -l <"$WORK/files.diag") from tcpconns_diag)"
+  f_ours=$(last_fetched "$3")
+  same_number "$f_ours" "$4" ||
+    problem "$1: rrdtool fetch gives ${f_ours:-nothing} from tcpconns_diag's file, ss counts $4"
+}
+writer_compare "$WORK/files.up" "$WORK/tcpconns/rrd" "$WORK/tcpconns_diag/rrd" \
+  "last update" last_update rrd_checks
+log "compared $COMPARED RRD files (of $n_up from upstream, $(wc -l <"$WORK/files.diag") from tcpconns_diag)"
 
-# The fixture: the values that matter here are not all zero.
-for k in "80-local ESTABLISHED 3" "80-local LISTEN 1" "443-local ESTABLISHED 2" \
-  "443-remote ESTABLISHED 2"; do
-  set -- $k
-  v=$(last_update "$WORK/tcpconns_diag/rrd/h/tcpconns-$1/tcp_connections-$2.rrd" 2>/dev/null)
-  same_number "$v" "$3" || problem "fixture: $1 $2 is ${v:-missing}, want $3"
-done
+writer_fixture "$WORK/tcpconns_diag/rrd" rrd last_update "80-local ESTABLISHED 3" \
+  "80-local LISTEN 1" "443-local ESTABLISHED 2" "443-remote ESTABLISHED 2"
 
 for plugin in tcpconns tcpconns_diag; do
   check_log "$WORK/$plugin" || problem "$plugin logged errors"
@@ -169,7 +136,7 @@ if DASH_START=-2min bash "$SRCDIR/contrib/dashboard.sh" "$WORK/tcpconns_diag/rrd
   read -r sig w h < <(python3 -c '
 import struct, sys
 d = open(sys.argv[1], "rb").read(24)
-print(d[:8].hex(), *struct.unpack(">II", d[16:24]))' "$png")
+print(d[:8].hex(), *struct.unpack(">II", d[16:24]))' "$png") || true
   [ "$sig" = 89504e470d0a1a0a ] || problem "contrib/dashboard.sh wrote no PNG"
   [ "${h:-0}" -ge 300 ] && [ "${w:-0}" -ge 400 ] ||
     problem "contrib/dashboard.sh: a ${w}x${h} picture, want two panels"
@@ -178,6 +145,5 @@ else
 fi
 
 [ "$FAILED" = 0 ] || fail "see above"
-RESULT=0
 log "ok - same $n_up RRD files, same values as ss counts; dashboard ${w}x${h}"
 log "1 passed, 0 failed"

@@ -8,59 +8,40 @@
 #
 #   tests/fuzz/run.sh [SECONDS]
 #
-# Environment: CLANG (default clang-14 or clang), FUZZ_KEEP=1 keeps the
-# scratch directory (new corpus entries, crash inputs), FUZZ_TARGETS (a
+# Environment: CLANG (default clang-14 or clang), KEEP_WORK=1 keeps the
+# scratch directory (new corpus entries, crash inputs; a failure keeps it
+# too, see tests/lib.sh), FUZZ_TARGETS (a
 # subset, e.g. "reply options"), FUZZ_SRCDIR (the source tree; default
 # the one this script is in), FUZZ_EXTRA_CFLAGS: -DFUZZ_SELFTEST builds
 # each target with one wrong expectation (each must then fail at once).
 # Exit: 0 all passed, 1 a target failed or did not build, 77 no clang with
 # libFuzzer and none installable (Debian: clang-14, libclang-rt-14-dev).
-set -u
-export LC_ALL=C
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 secs=${1:-60}
 case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
 top=${FUZZ_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 targets=${FUZZ_TARGETS:-reply options bytecode}
 
-install_pkgs() { # packages: install them with apt-get (as root), or fail
-  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "$@" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1 &&
-      apt-get install -y -q "$@" >/dev/null 2>&1; }
-}
 CLANG=${CLANG:-$(command -v clang-14 || command -v clang || true)}
 if [ -z "$CLANG" ]; then
-  install_pkgs clang-14 libclang-rt-14-dev libmnl-dev || true
+  install_pkg clang-14 libclang-rt-14-dev libmnl-dev || true
   CLANG=$(command -v clang-14 || command -v clang || true)
 fi
-if [ -z "$CLANG" ]; then
-  echo "SKIP: no clang, and clang-14 cannot be installed"
-  exit 77
-fi
+[ -n "$CLANG" ] || skip "no clang, and clang-14 cannot be installed"
 
-work=$(mktemp -d /tmp/tcd-fuzz.XXXXXX)
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-  # Stop a target still running (Ctrl-C), then drop the scratch dir.
-  [ -n "${fpid:-}" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
-  if [ "${FUZZ_KEEP:-0}" = 1 ]; then
-    echo "kept $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+work_dir fuzz
+work=$WORK
+fpid=
+# A target still running (Ctrl-C) is stopped.
+on_exit '[ -z "$fpid" ] || bg_stop "$fpid"'
 
 # Can this clang link a fuzzer at all?
 echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$work/probe.c"
 if ! "$CLANG" -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" 2>/dev/null; then
-  install_pkgs libclang-rt-14-dev || true
-  if ! "$CLANG" -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" 2>/dev/null; then
-    echo "SKIP: $CLANG cannot link -fsanitize=fuzzer and libclang-rt-14-dev cannot be installed"
-    exit 77
-  fi
+  install_pkg libclang-rt-14-dev || true
+  "$CLANG" -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" 2>/dev/null ||
+    skip "$CLANG cannot link -fsanitize=fuzzer and libclang-rt-14-dev cannot be installed"
 fi
 
 core=()
@@ -116,21 +97,21 @@ for t in $targets; do
     -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" \
     "$work/corpus/$t" "$seeds" >"$work/$t.log" 2>&1 &
   fpid=$!
-  wait "$fpid"
-  rc=$?
+  rc=0
+  wait "$fpid" || rc=$?
   fpid=
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log" | tail -1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$work/$t.log" | tail -1)
-  covline=$(grep -E '^#[0-9]+' "$work/$t.log" | grep -o 'cov: [0-9]* ft: [0-9]*' | tail -1)
+  covline=$(grep -E '^#[0-9]+' "$work/$t.log" | grep -o 'cov: [0-9]* ft: [0-9]*' | tail -1 || true)
   crashes=$(find "$work/artifacts" -name "$t-*" | wc -l)
   units=$(find "$work/corpus/$t" -type f | wc -l)
   line="fuzz_$t: ${execs:-?} execs, ${rate:-?} exec/s, ${covline:-cov: ? ft: ?}, corpus +$units, peak RSS ${rss:-?} MB"
   if [ "$rc" != 0 ] || [ "$crashes" != 0 ]; then
     echo "FAIL: fuzz_$t exited $rc with $crashes crash input(s):"
-    grep -E 'ERROR|SUMMARY|runtime error|fuzz_[a-z]+:|Test unit written' "$work/$t.log" | head -20
-    # The scratch dir goes (FUZZ_KEEP=1 keeps it): print the inputs so the
-    # crash can be replayed (base64 -d >in; fuzz_$t in).
+    grep -E 'ERROR|SUMMARY|runtime error|fuzz_[a-z]+:|Test unit written' "$work/$t.log" | head -20 || true
+    # The scratch dir is kept, but a CI log may be all there is: print the
+    # inputs so the crash can be replayed (base64 -d >in; fuzz_$t in).
     find "$work/artifacts" -name "$t-*" -exec sh -c \
       'echo "  input $(basename "$1"):"; od -An -tx1 "$1" | head -8; echo "  base64: $(base64 -w0 "$1")"' _ {} \;
     status=1
@@ -141,5 +122,5 @@ done
 
 echo "== summary (${secs}s per target)"
 printf '%s\n' "${summary[@]}"
-[ "$status" = 0 ] && echo "all fuzz targets passed"
-exit "$status"
+[ "$status" = 0 ] || fail "a fuzz target failed (see above)"
+echo "all fuzz targets passed"
