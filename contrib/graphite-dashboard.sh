@@ -15,13 +15,15 @@
 # as PORT-remote (or PORT-local) to draw that block instead. Each panel is
 # one request:
 #
-#   URL/render?target=cactiStyle(group(color(alias(
+#   URL/render?target=legendValue(group(color(alias(
 #       HOST.tcpconns-80-local.tcp_connections-ESTABLISHED,'ESTABLISHED'),
-#       '2ca02c'),...))&areaMode=stacked&from=-1h&until=now&format=png
+#       '2ca02c'),...),'last','max')&areaMode=stacked&hideLegend=false
+#       &from=-1h&until=now&format=png
 #
-# (cactiStyle adds the current, maximum and minimum to the legend; a state
-# without a whisper file, e.g. left out by the plugin's States option, is
-# left out of the panel.)
+# (legendValue adds the last and the highest value to the legend, and
+# hideLegend=false keeps the legend of all eleven states: graphite-web hides
+# it past LEGEND_MAX_ITEMS, 10, by default. A state without a whisper file,
+# e.g. left out by the plugin's States option, is left out of the panel.)
 #
 # Environment:
 #   DASH_START   graphite's from= (default -1h; an epoch time works too)
@@ -78,7 +80,7 @@ for port in "$@"; do
   for s in "${states[@]}"; do
     series+=("color(alias($host.tcpconns-$inst.tcp_connections-${s%%:*},'${s%%:*}'),'${s#*:}')")
   done
-  target="cactiStyle(group($(IFS=,; echo "${series[*]}")))"
+  target="legendValue(group($(IFS=,; echo "${series[*]}")),'last','max')"
   case ${inst##*-} in
   local) what="local port ${inst%-*}" ;;
   *) what="remote port ${inst%-*}" ;;
@@ -92,6 +94,7 @@ for port in "$@"; do
     --data-urlencode "vtitle=connections" \
     --data-urlencode "areaMode=stacked" \
     --data-urlencode "yMin=0" --data-urlencode "lineWidth=1" \
+    --data-urlencode "hideLegend=false" \
     --data-urlencode "bgcolor=white" --data-urlencode "fgcolor=black" \
     --data-urlencode "majorGridLineColor=#c8c8c8" \
     --data-urlencode "minorGridLineColor=#ececec" \
