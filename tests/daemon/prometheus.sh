@@ -30,7 +30,8 @@
 # promtool check config on the test's configuration, promtool check metrics
 # on the CLI's output; --output replaces its file atomically (a new inode
 # each read, readers never see a partial file, mode 0666 less the umask, no
-# temporary file left, left alone when a run fails); the command line of
+# temporary file left, left alone when a run fails); --netns NAME adds a
+# netns label, escaped (a name with a quote and a backslash); the command line of
 # contrib/systemd/tcpconns-diag-textfile.service runs without any
 # capability and writes a file promtool accepts; systemd-analyze verify
 # finds nothing wrong in the units (when systemd-analyze is there).
@@ -442,6 +443,22 @@ promtool check metrics <"$f" >"$WORK/check_metrics.out" 2>&1 ||
   problem "files left in the textfile directory: $(ls -A "$WORK/textfile")"
 [ "$(stat -c %a "$f")" = 644 ] || problem "the file's mode is $(stat -c %a "$f") (umask $(umask)), want 644"
 log "ok - promtool check metrics accepts the CLI's output; mode 644; no temporary file left"
+
+# --netns NAME labels every series, escaped as the format wants (a
+# namespace name may hold a quote or a backslash).
+qns="tcd-q\"\\-$$"
+if ip netns add "$qns" 2>/dev/null; then
+  on_exit "ns_del $(printf %q "$qns")"
+  "$CLI" --netns "$qns" --format prometheus --all >"$WORK/qns.prom" 2>"$WORK/qns.err" ||
+    problem "tcpconns-diag --netns '$qns': $(cat "$WORK/qns.err")"
+  promtool check metrics <"$WORK/qns.prom" >"$WORK/qns.check" 2>&1 ||
+    problem "promtool check metrics with a quoted namespace label: $(cat "$WORK/qns.check")"
+  grep -qF "tcpconns_all_connections{state=\"listen\",netns=\"tcd-q\\\"\\\\-$$\"} 0" "$WORK/qns.prom" ||
+    problem "no escaped netns label in: $(grep all_connections "$WORK/qns.prom" | head -2)"
+  log "ok - --netns adds an escaped netns label: $(grep -m1 'all_connections{state="listen"' "$WORK/qns.prom")"
+else
+  log "# no namespace named with a quote here: its escaping is not tested"
+fi
 
 # Atomic replacement: a reader never sees a partial file, each read is a
 # new file (rename), and a failed run leaves the file alone.
