@@ -22,7 +22,7 @@
 #   - the rules of contrib/prometheus/tcpconns-rules.yml, loaded into this
 #     Prometheus, all evaluate without error, and TCPAcceptQueueNearlyFull
 #     is active for port 8000 (both groups) and for nothing else;
-#   - every query of both Grafana dashboards' Prometheus variant
+#   - every query of the Prometheus Grafana dashboard
 #     (contrib/grafana/tcpconns-prometheus.json: panel targets with $port =
 #     80 and 443, and the variable queries) returns data, and its per-port
 #     panel returns ss's counts.
@@ -31,10 +31,13 @@
 # on the CLI's output; --output replaces its file atomically (a new inode
 # each read, readers never see a partial file, mode 0666 less the umask, no
 # temporary file left, left alone when a run fails); --netns NAME adds a
-# netns label, escaped (a name with a quote and a backslash); the command line of
-# contrib/systemd/tcpconns-diag-textfile.service runs without any
+# netns label, escaped (a name with a quote and a backslash); the command
+# line of contrib/systemd/tcpconns-diag-textfile.service runs without any
 # capability and writes a file promtool accepts; systemd-analyze verify
 # finds nothing wrong in the units (when systemd-analyze is there).
+# The set's TIME_WAIT and orphaned FIN_WAIT2 sockets expire about 60 s
+# after it is built: the comparisons use a snapshot taken while ss's counts
+# stay put (retried otherwise).
 #
 # Environment: see tests/lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, KEEP_WORK, ...), and
 #   CLI          the program under test (default: $BUILDDIR/tcpconns-diag)
