@@ -11,6 +11,8 @@ packages=(
   collectd-core collectd-dev
   iproute2 nftables strace valgrind procps python3 libpython3.11
   rrdtool librrd8 graphite-carbon python3-whisper libgcrypt20
+  libmicrohttpd12 libprotobuf-c1 prometheus prometheus-node-exporter
+  graphite-web curl jq
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -26,3 +28,12 @@ fi
 if command -v systemctl >/dev/null 2>&1; then
   systemctl stop collectd >/dev/null 2>&1 || true
 fi
+# So may those of prometheus and prometheus-node-exporter (on ports 9090
+# and 9100 of the host): stopped if installed just now.
+for p in prometheus prometheus-node-exporter; do
+  case " ${missing[*]} " in
+  *" $p "*)
+    systemctl stop "$p" >/dev/null 2>&1 || service "$p" stop >/dev/null 2>&1 || true
+    ;;
+  esac
+done

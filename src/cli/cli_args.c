@@ -23,6 +23,7 @@ enum {
   OPT_NETNS_PID,
   OPT_FORMAT,
   OPT_WATCH,
+  OPT_OUTPUT,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +36,7 @@ static const struct option long_options[] = {
     {"netns-pid", required_argument, NULL, OPT_NETNS_PID},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"watch", required_argument, NULL, OPT_WATCH},
+    {"output", required_argument, NULL, OPT_OUTPUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -63,10 +65,14 @@ void cli_usage(FILE *out) {
         "PID\n"
         "\n"
         "Output:\n"
-        "  --format json|table  one JSON object per read (default), or a "
-        "table\n"
+        "  --format json|table|prometheus  one JSON object per read "
+        "(default),\n"
+        "                       a table, or Prometheus text format\n"
         "  --watch SECONDS      read again every SECONDS (at least 0.1) until\n"
         "                       interrupted\n"
+        "  --output FILE        write each read to FILE instead, replacing it\n"
+        "                       atomically (for node_exporter's textfile\n"
+        "                       collector)\n"
         "  -h, --help           print this help and exit\n"
         "  -V, --version        print the version and exit\n"
         "\n"
@@ -126,8 +132,10 @@ static int parse_format(struct cli_args *a, const char *arg) {
     a->format = CLI_FORMAT_JSON;
   else if (strcmp(arg, "table") == 0)
     a->format = CLI_FORMAT_TABLE;
+  else if (strcmp(arg, "prometheus") == 0)
+    a->format = CLI_FORMAT_PROMETHEUS;
   else
-    return usage_error("--format", arg, "expected json or table");
+    return usage_error("--format", arg, "expected json, table or prometheus");
   return 0;
 }
 
@@ -220,6 +228,12 @@ int cli_args_parse(struct cli_args *a, int argc, char **argv) {
       break;
     case OPT_WATCH:
       ret = parse_watch(a, optarg);
+      break;
+    case OPT_OUTPUT:
+      if (optarg[0] == '\0' || optarg[strlen(optarg) - 1] == '/')
+        ret = usage_error("--output", optarg, "expected a file name");
+      else
+        a->output = optarg;
       break;
     case 'h':
       a->help = true;

@@ -10,7 +10,7 @@
 
 #define CLI_NAME "tcpconns-diag"
 
-enum cli_format { CLI_FORMAT_JSON, CLI_FORMAT_TABLE };
+enum cli_format { CLI_FORMAT_JSON, CLI_FORMAT_TABLE, CLI_FORMAT_PROMETHEUS };
 
 /* One plugin option given as a flag: options_apply(key, value). */
 struct cli_option {
@@ -25,6 +25,7 @@ struct cli_args {
   size_t noptions;
   enum cli_format format;
   double watch;           /* seconds between reads; 0: one read */
+  const char *output;     /* --output FILE, replaced at each read, or NULL */
   const char *netns_name; /* --netns NAME, or NULL */
   long netns_pid;         /* --netns-pid PID, or 0 */
   bool help, version;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* tcpconns-diag: the plugin's counts, once or every few seconds, as JSON or
- * a table, from the same core and with the same options, without collectd.
+/* tcpconns-diag: the plugin's counts, once or every few seconds, as JSON, a
+ * table or Prometheus text (to stdout or a file replaced atomically), from
+ * the same core and with the same options, without collectd.
  *
  * Order of work: flags (usage errors exit 2 before anything is touched),
  * options applied to the collector, the network namespace entered, then
@@ -12,7 +13,9 @@
 
 #include "cli_args.h"
 #include "cli_netns.h"
+#include "cli_outfile.h"
 #include "cli_output.h"
+#include "cli_prometheus.h"
 
 #include "collector.h"
 #include "options.h"
@@ -43,6 +46,14 @@ static void warn_option(void *ctx, const char *message) {
 static int apply_options(struct collector_config *c, const struct cli_args *a) {
   char err[512];
 
+  /* Prometheus output carries the accept queues: free, they ride on the
+   * listener dump the read makes anyway (see cli_prometheus.h). */
+  if (a->format == CLI_FORMAT_PROMETHEUS &&
+      options_apply(c, "ReportAcceptQueue", "true", NULL, NULL, err,
+                    sizeof(err)) != 0) {
+    fprintf(stderr, CLI_NAME ": %s\n", err);
+    return EXIT_READ;
+  }
   for (size_t i = 0; i < a->noptions; i++) {
     struct cli_option *o = &a->options[i];
 
@@ -79,6 +90,7 @@ struct reader {
   int last_err;       /* the last failed read's error, 0 after a success */
   bool source_warned; /* the /proc fallback was reported */
   unsigned printed;   /* outputs so far */
+  char netns_pid[24]; /* --netns-pid as a label value */
 };
 
 static void print_watch_header(const struct reader *r) {
@@ -95,8 +107,32 @@ static void print_watch_header(const struct reader *r) {
   printf("Every %gs: " CLI_NAME " (Ctrl-C to stop)  %s\n\n", r->a->watch, when);
 }
 
-/* Returns EXIT_OK, EXIT_READ for a failed read, or -1 when stdout cannot
- * be written (no point going on). */
+/* The read in the chosen format (the table without the --watch header). */
+static void print_read(FILE *out, void *ctx) {
+  struct reader *r = ctx;
+  struct cli_prom_label netns = {0};
+
+  switch (r->a->format) {
+  case CLI_FORMAT_TABLE:
+    cli_print_table(out, r->c);
+    break;
+  case CLI_FORMAT_PROMETHEUS:
+    if (r->a->netns_name != NULL) {
+      netns = (struct cli_prom_label){"netns", r->a->netns_name};
+    } else if (r->a->netns_pid != 0) {
+      snprintf(r->netns_pid, sizeof(r->netns_pid), "%ld", r->a->netns_pid);
+      netns = (struct cli_prom_label){"netns_pid", r->netns_pid};
+    }
+    cli_print_prometheus(out, r->c, netns);
+    break;
+  default:
+    cli_print_json(out, r->c);
+    break;
+  }
+}
+
+/* Returns EXIT_OK, EXIT_READ for a failed read, or -1 when the output
+ * cannot be written (no point going on). */
 static int read_and_print(struct reader *r) {
   bool watching = r->a->watch > 0;
   int err = collector_read(r->c);
@@ -122,13 +158,19 @@ static int read_and_print(struct reader *r) {
     fprintf(stderr, CLI_NAME ": reading works again\n");
   r->last_err = 0;
 
-  if (r->a->format == CLI_FORMAT_TABLE) {
-    if (watching)
-      print_watch_header(r);
-    cli_print_table(stdout, r->c);
-  } else {
-    cli_print_json(stdout, r->c);
+  if (r->a->output != NULL) {
+    char msg[1024];
+
+    if (cli_outfile_write(r->a->output, print_read, r, msg, sizeof(msg)) != 0) {
+      fprintf(stderr, CLI_NAME ": %s\n", msg);
+      return -1;
+    }
+    r->printed++;
+    return EXIT_OK;
   }
+  if (r->a->format == CLI_FORMAT_TABLE && watching)
+    print_watch_header(r);
+  print_read(stdout, r);
   r->printed++;
   if (fflush(stdout) != 0 || ferror(stdout)) {
     fprintf(stderr, CLI_NAME ": cannot write the output: %s\n",
