@@ -14,9 +14,12 @@ show_on_fail "$WORK/collectd.log"
 ns_new top feat
 ns_new inner inner
 
-# hold NETNS PY: runs a python socket holder in NETNS until the test ends.
+# hold NETNS PY: runs a python socket holder in NETNS until the test ends;
+# it prints "ready" to $WORK/hold.N once its sockets are there.
+holders=0
 hold() {
-  ns_bg "$1" "$WORK/hold.$#.$RANDOM" python3 -c "
+  holders=$((holders + 1))
+  ns_bg "$1" "$WORK/hold.$holders" python3 -c "
 import socket, time
 $2
 print('ready', flush=True)
@@ -35,7 +38,11 @@ hold "$inner" '
 l = socket.socket(); l.bind(("127.0.0.1", 8080)); l.listen()
 c = [socket.create_connection(("127.0.0.1", 8080)) for _ in range(2)]
 s = [l.accept() for _ in range(2)]'
-sleep 1
+holders_ready() {
+  local i
+  for ((i = 1; i <= holders; i++)); do grep -q '^ready' "$WORK/hold.$i" || return 1; done
+}
+wait_for 30 holders_ready || fail "socket holders: $(cat "$WORK"/hold.*)"
 
 conf_write "$WORK/c.conf" -w csv -- \
   'LocalPort "62500"' 'LocalPort "62000-62100"' \

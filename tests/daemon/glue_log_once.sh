@@ -14,8 +14,9 @@ ns_new ns glue
 ns_bg "$ns" "$WORK/holder.out" python3 -c '
 import socket, time
 s = socket.socket(); s.bind(("127.0.0.1", 61234)); s.listen()
+print("ready", flush=True)
 time.sleep(60)'
-sleep 0.5
+wait_for 30 grep -q '^ready' "$WORK/holder.out" || fail "socket holder: $(cat "$WORK/holder.out")"
 
 conf_write "$WORK/c.conf" -w csv # default block: listening ports
 # libmnl sends with sendto(2). Read 1 sends 3 requests (probe, listeners,

@@ -12,7 +12,8 @@
 # Passes if, for both runs: valgrind reports no error (invalid access,
 # uninitialised value, bad free...), no block left at exit whose
 # allocation stack has a frame of the plugin (the module in this test's
-# PluginDir, or a function named tc_*, pt_*, diag_*, bc_*, proc_*, tcd_*)
+# PluginDir, or a function of one of the plugin's sources, src/*.c: named
+# by file, so that renamed functions still count)
 # -- definitely or indirectly lost, and also possibly lost or still
 # reachable: the plugin keeps its state in a static struct, so memory its
 # shutdown forgets to free is "still reachable", never "definitely lost"
@@ -32,6 +33,10 @@ need_cmd python3
 show_on_fail "$WORK/collectd.log"
 READS=${VG_READS:-6}
 EXTRA=${VG_EXPECT_EXTRA:-0}
+# The plugin's source files, as valgrind names them in a frame:
+# "by 0x...: function (file.c:LINE)"; an alternation for awk.
+PLUGIN_SOURCES=$(cd "$SRCDIR/src" && ls -- *.c | sed 's/[.]/[.]/' | paste -sd'|')
+[ -n "$PLUGIN_SOURCES" ] || fail "no sources in $SRCDIR/src"
 
 ns_new ns vg
 
@@ -129,12 +134,12 @@ vg_run() {
   # Leak records: blank-line separated blocks starting with "... are
   # definitely/indirectly/possibly lost" or "are still reachable"; ours if
   # a frame names the plugin.
-  leaks=$(awk -v so="$WORK/plugins/tcpconns_diag.so" '
+  leaks=$(awk -v so="$WORK/plugins/tcpconns_diag.so" -v srcs="$PLUGIN_SOURCES" '
     /^==[0-9]+== *$/ { if (rec != "" && ours) print rec; rec = ""; ours = 0; inrec = 0; next }
     /are (definitely|indirectly|possibly) lost|are still reachable/ { inrec = 1 }
     inrec {
       rec = rec "\n" $0
-      if (index($0, so) || $0 ~ /(at|by) 0x[0-9A-F]+: (tc|pt|diag|bc|proc|tcd)_[A-Za-z0-9_]+ /) ours = 1
+      if (index($0, so) || $0 ~ "(at|by) 0x[0-9A-F]+: [^ ]+ \\((" srcs "):[0-9]+\\)") ours = 1
     }
     END { if (rec != "" && ours) print rec }' "$WORK/vg.$run.log")
   lost=$(grep -cE 'are (definitely|indirectly) lost' "$WORK/vg.$run.log" || true)
