@@ -71,7 +71,7 @@ build() {
   grep -q 'collectd-include/collectd/core/daemon/plugin.h' "$deps" ||
     fail "$name: plugin.h not taken through collectd-include/"
   local n
-  n=$(tr ' \\:' '\n\n\n' <"$deps" | grep -e 'collectd-include/collectd/core/' -e "$dir" | sort -u | wc -l)
+  n=$(tr ' \\:' '\n' <"$deps" | grep -e 'collectd-include/collectd/core/' -e "$dir" | sort -u | wc -l)
   nm --defined-only "$b/src/.libs/tcpconns_diag_la-tcpconns_diag.o" |
     grep -q ' T module_register$' || fail "$name: the object defines no module_register"
   log "$name: ok: $n collectd headers, all from $core, none from /usr/include/collectd"
