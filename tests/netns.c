@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int netns_enter_private(void) {
@@ -33,6 +34,21 @@ int netns_enter_private(void) {
   }
   close(fd);
   return err;
+}
+
+int netns_available(void) {
+  int status;
+  pid_t pid = fork();
+
+  if (pid < 0)
+    return -errno;
+  if (pid == 0)
+    _exit(-netns_enter_private());
+  if (waitpid(pid, &status, 0) != pid)
+    return -errno;
+  if (!WIFEXITED(status))
+    return -ECHILD;
+  return -WEXITSTATUS(status);
 }
 
 static void die(const char *what, const char *addr, uint16_t port) {

@@ -24,13 +24,13 @@ run_build() { # dir, configure args..., -- make args...
 }
 
 echo "== build with gcc, full suite"
-run_build "$top/build-check" CC=gcc --
+run_build "$top/build-check" CC=gcc --enable-werror --
 echo "== build with clang and ASan/UBSan: unit, kernel and CLI tests"
-run_build "$top/build-asan" CC=clang --enable-sanitizers -- \
+run_build "$top/build-asan" CC=clang --enable-sanitizers --enable-werror -- \
   TESTS='$(UNIT_TESTS) $(CLI_TESTS)'
 echo "== build without USDT probes (no <sys/sdt.h>): must stay warning-free"
 rm -rf "$top/build-nousdt" && mkdir -p "$top/build-nousdt"
-(cd "$top/build-nousdt" && "$top/configure" -q --disable-usdt && make -s -j"$(nproc)")
+(cd "$top/build-nousdt" && "$top/configure" -q --disable-usdt --enable-werror && make -s -j"$(nproc)")
 echo "== fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-60} s"
 (cd "$top/build-check" && make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}")
 echo "== all test runs passed"
