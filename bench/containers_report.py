@@ -150,6 +150,23 @@ def main(d):
           f"{paired_ratio(k, 'multi_port443'):.1f}× |")
     w("")
 
+    if any(samples[(k, m, "daemon_default")] for k in ks for m in MODES):
+        w("## Steady state: a running collectd (ms per read, default block)\n")
+        w("`collectd -f` with the same K-block configuration and `Interval 10`, "
+          "in the same stand-in namespace; its CPU (all threads, "
+          "/proc/PID/stat, 10 ms ticks) sampled every 0.1 s; each read is a "
+          "burst, and the bursts after the first (start-up and first read, "
+          "which opens the sockets) are taken: no start cost to subtract, no "
+          "socket to open. First round only.\n")
+        w("| K | shared hash | per namespace | private hashes | per namespace | reads (shared / private) |")
+        w("|---|---|---|---|---|---|")
+        for k in ks:
+            s_, p_ = (samples[(k, m, "daemon_default")] for m in MODES)
+            sm, pm = med(s_) / 1000, med(p_) / 1000
+            w(f"| {k} | {fmt(sm)} | {fmt(sm / k)} | {fmt(pm)} | {fmt(pm / k)} | "
+              f"{len(s_)} / {len(p_)} |")
+        w("")
+
     w("## Where the shared-hash cost comes from\n")
     w("In shared mode each of the K + 1 dumps (K namespaces and the host) "
       "walks the whole shared hash: every socket of every namespace, skipping "
