@@ -46,6 +46,8 @@ def main(d):
     by_rep = collections.defaultdict(dict)
     cell_cpu = collections.Counter()  # (round, k) -> us of all measured runs
     for line in open(os.path.join(d, "samples.tsv")):
+        if line.startswith("#"):
+            continue
         r, k, mode, rep, reader, cpu, _rss = line.rstrip("\n").split("\t")
         r, k, rep, cpu = int(r), int(k), int(rep), float(cpu)
         samples[(k, mode, reader)].append(cpu)
@@ -55,6 +57,8 @@ def main(d):
     meta = {}  # (round, k, mode, key) -> value
     glob = {}
     for line in open(os.path.join(d, "meta.tsv")):
+        if line.startswith("#"):
+            continue
         r, k, mode, key, val = line.rstrip("\n").split("\t", 4)
         if k == "-":
             glob[key] = val
@@ -94,6 +98,7 @@ def main(d):
 
     out = []
     w = out.append
+    w("<!-- SPDX-License-Identifier: MIT -->")
     w("# tcpconns_diag on a container host: one read over K network namespaces\n")
     w(f"Run {glob.get('date', '?')} to {glob.get('end', '?')} at commit "
       f"{glob.get('commit', '?')}: {glob.get('host', '?')}. TCP sockets "
@@ -239,9 +244,11 @@ def main(d):
       "and was shared with other work); CPU of the whole machine meanwhile "
       "(/proc/stat: busy, steal) and the part the measured commands used; "
       "the processes that used most CPU meanwhile (alive at the end, with the "
-      "children they reaped; this script excluded; `loadgen` is the "
-      "benchmark's load refreshing its TIME_WAIT); full TCP sockets allocated "
-      "in all namespaces (sockstat `alloc`, both sets) before → after.\n")
+      "children they reaped, whose CPU counts when reaped and may predate the "
+      "cell; this script excluded; `loadgen` is the benchmark's load "
+      "refreshing its TIME_WAIT); full TCP sockets allocated in all "
+      "namespaces (sockstat `alloc`: the benchmark's two sets hold 588k, more "
+      "is someone else's) before → after.\n")
     w("| round | K | sockets (shared + private) | built in | load average | wall s | busy CPU s | of which measured | steal s | top processes | TCP alloc (all netns) |")
     w("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rounds:
@@ -262,13 +269,16 @@ def main(d):
         f.write("\n".join(out))
 
     with open(os.path.join(d, "plot.dat"), "w") as f:
+        f.write("# SPDX-License-Identifier: MIT\n")
         f.write("# K shared_default private_default shared_443 private_443 "
-                "upstreamK_shared upstreamK_private\n")
+                "upstreamK_shared upstreamK_private daemon_shared daemon_private\n")
         for k in ks:
             s, p = res[(k, "shared")], res[(k, "private")]
+            dm = [med(samples[(k, m, "daemon_default")]) / 1000 for m in MODES]
             f.write(f"{k} {s['multi_default']:.3f} {p['multi_default']:.3f} "
                     f"{s['multi_port443']:.3f} {p['multi_port443']:.3f} "
-                    f"{s['upstream1'] * k:.3f} {p['upstream1'] * k:.3f}\n")
+                    f"{s['upstream1'] * k:.3f} {p['upstream1'] * k:.3f} "
+                    f"{dm[0]:.3f} {dm[1]:.3f}\n")
     kmax = max(ks)
     gp = f"""# SPDX-License-Identifier: MIT
 set terminal pngcairo noenhanced size 1400,600 font 'DejaVu Sans,11'
@@ -276,24 +286,30 @@ set output 'cpu_per_read.png'
 set multiplot layout 1,2 title 'One read over K network namespaces, {total:,} TCP sockets in all — {glob.get('date', '')}'
 set logscale xy
 set grid
-set key top left
+set key top left Left reverse samplen 3
 set xrange [0.8:{kmax * 1.25}]
 set xtics ({', '.join(str(k) for k in ks)})
 set xlabel 'namespaces read (<Namespace> blocks)'
 set ylabel 'CPU ms per read (user+sys)'
-set title 'CPU per read'
+set title 'CPU per read (collectd -T, minus its start cost)'
+set yrange [100:100000]
 plot 'plot.dat' using 1:2 with linespoints lw 2 lc rgb '#d62728' pt 7 title 'tcpconns_diag, shared hash, default block', \\
   'plot.dat' using 1:4 with linespoints lw 2 lc rgb '#d62728' pt 6 dt 2 title 'tcpconns_diag, shared hash, LocalPort 443', \\
   'plot.dat' using 1:3 with linespoints lw 2 lc rgb '#1f77b4' pt 5 title 'tcpconns_diag, private hashes, default block', \\
   'plot.dat' using 1:5 with linespoints lw 2 lc rgb '#1f77b4' pt 4 dt 2 title 'tcpconns_diag, private hashes, LocalPort 443', \\
   'plot.dat' using 1:6 with linespoints lw 1 lc rgb '#7f7f7f' pt 9 dt 3 title 'upstream, one collectd per namespace (K x one read), shared', \\
-  'plot.dat' using 1:7 with linespoints lw 1 lc rgb '#7f7f7f' pt 8 dt 4 title 'upstream, one collectd per namespace (K x one read), private'
+  'plot.dat' using 1:7 with linespoints lw 1 lc rgb '#7f7f7f' pt 8 dt 4 title 'upstream, one collectd per namespace (K x one read), private', \\
+  'plot.dat' using 1:8 with points lc rgb '#d62728' pt 3 ps 1.5 title 'running collectd (steady state), shared hash, default block', \\
+  'plot.dat' using 1:9 with points lc rgb '#1f77b4' pt 3 ps 1.5 title 'running collectd (steady state), private hashes, default block'
 set title 'CPU per namespace (read / K)'
 set ylabel 'CPU ms per namespace'
+set yrange [1:10000]
 plot 'plot.dat' using 1:($2/$1) with linespoints lw 2 lc rgb '#d62728' pt 7 title 'shared hash, default block', \\
   'plot.dat' using 1:($4/$1) with linespoints lw 2 lc rgb '#d62728' pt 6 dt 2 title 'shared hash, LocalPort 443', \\
   'plot.dat' using 1:($3/$1) with linespoints lw 2 lc rgb '#1f77b4' pt 5 title 'private hashes, default block', \\
-  'plot.dat' using 1:($5/$1) with linespoints lw 2 lc rgb '#1f77b4' pt 4 dt 2 title 'private hashes, LocalPort 443'
+  'plot.dat' using 1:($5/$1) with linespoints lw 2 lc rgb '#1f77b4' pt 4 dt 2 title 'private hashes, LocalPort 443', \\
+  'plot.dat' using 1:($8/$1) with points lc rgb '#d62728' pt 3 ps 1.5 title 'running collectd, shared hash, default block', \\
+  'plot.dat' using 1:($9/$1) with points lc rgb '#1f77b4' pt 3 ps 1.5 title 'running collectd, private hashes, default block'
 unset multiplot
 """
     with open(os.path.join(d, "plot.gp"), "w") as f:
