@@ -80,7 +80,7 @@ cflags=(-std=c11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer
 cflags+=(${FUZZ_EXTRA_CFLAGS:-})
 # shellcheck disable=SC2054
 mflags=(-std=c11 -D_GNU_SOURCE -g -O2 -fsanitize=address,undefined
-  -fno-sanitize-recover=all -Wall -Wextra -Werror -I"$top/tests")
+  -fno-sanitize-recover=all -Wall -Wextra -Werror -I"$top/src" -I"$top/tests")
 mnl=$(pkg-config --cflags --libs libmnl 2>/dev/null || echo -lmnl)
 
 status=0
