@@ -44,6 +44,7 @@ struct config_conns {
 
 struct collector_config {
   bool listening;            /* ListeningPorts (or the default) */
+  bool listening_given;      /* a ListeningPorts option was given */
   bool all;                  /* AllPortsSummary */
   bool report_accept_queue;  /* ReportAcceptQueue */
   bool report_self;          /* ReportSelf */

@@ -9,6 +9,7 @@
 #include "bytecode.h"
 #include "cli/cli_connections.h"
 #include "conn_blocks.h"
+#include "options.h"
 #include "tcp_state.h"
 
 #include <arpa/inet.h>
@@ -242,6 +243,44 @@ START_TEST(cli_grammar) {
 }
 END_TEST
 
+static void no_warning(void *ctx, const char *m) {
+  (void)ctx;
+  (void)m;
+}
+
+/* Blocks leave upstream's defaults alone (listening ports with no port
+ * option, even with ListeningPorts false, as upstream); with blocks, an
+ * explicit ListeningPorts false means the blocks alone. */
+START_TEST(defaults_with_blocks) {
+  ck_assert_int_eq(BLOCK("pg", "RemotePort", "5432"), 0);
+  options_finish(&cfg);
+  ck_assert(cfg.listening);
+  config_destroy(&cfg);
+  config_init(&cfg);
+  ck_assert_int_eq(options_apply(&cfg, "ListeningPorts", "false", no_warning,
+                                 NULL, err, sizeof(err)),
+                   0);
+  options_finish(&cfg);
+  ck_assert(cfg.listening); /* no block: upstream's quirk */
+  config_destroy(&cfg);
+  config_init(&cfg);
+  ck_assert_int_eq(options_apply(&cfg, "ListeningPorts", "false", no_warning,
+                                 NULL, err, sizeof(err)),
+                   0);
+  ck_assert_int_eq(BLOCK("pg", "RemotePort", "5432"), 0);
+  options_finish(&cfg);
+  ck_assert(!cfg.listening);
+  config_destroy(&cfg);
+  config_init(&cfg);
+  ck_assert_int_eq(options_apply(&cfg, "ListeningPorts", "true", no_warning,
+                                 NULL, err, sizeof(err)),
+                   0);
+  ck_assert_int_eq(BLOCK("pg", "RemotePort", "5432"), 0);
+  options_finish(&cfg);
+  ck_assert(cfg.listening);
+}
+END_TEST
+
 /* --- the matcher against the compiled filter ------------------------- */
 
 static uint64_t rng = 0x1234567;
@@ -377,6 +416,7 @@ int main(void) {
   tcase_add_test(tc, names_conditions_and_duplicates);
   tcase_add_test(tc, copies_are_deep);
   tcase_add_test(tc, cli_grammar);
+  tcase_add_test(tc, defaults_with_blocks);
   tcase_add_test(tc, matcher_agrees_with_the_kernel_filter);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);

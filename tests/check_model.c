@@ -91,6 +91,8 @@ static const char *const opt_listen_only[] = {"States", "LISTEN", NULL};
 static const char *const opt_all[] = {"AllPortsSummary", "true", "LocalPort",
                                       "1001", NULL};
 static const char *const opt_queue[] = {"ReportAcceptQueue", "true", NULL};
+static const char *const opt_blocks_only[] = {"ListeningPorts", "false",
+                                              NULL};
 static const char *const opt_ns[] = {
     "ListeningPorts",    "true", "RemotePort", "40005",
     "ReportAcceptQueue", "true", NULL};
@@ -119,7 +121,7 @@ static const struct block_spec specs[] = {
     {"listen-only", 0, opt_listen_only, conns_listen},
     {"all", 0, opt_all, conns_all},
     {"queue", 0, opt_queue, NULL},
-    {"conns", 0, opt_default, conns_main},
+    {"conns", 0, opt_blocks_only, conns_main},
     {"namespace", 1, opt_default, conns_ns},
     {"namespace-ports", 1, opt_ns, NULL},
 };
@@ -143,7 +145,7 @@ struct model_conns {
 };
 
 struct model_cfg {
-  int listening, all, queue;
+  int listening, listening_given, all, queue;
   uint32_t states;
   int nlocal, nremote, nranges;
   uint16_t local[8], remote[8];
@@ -173,7 +175,8 @@ static void model_parse(const char *const *kv, struct model_cfg *m) {
     unsigned lo, hi;
 
     if (strcmp(k, "ListeningPorts") == 0) {
-      m->listening = 1;
+      m->listening = strcmp(v, "true") == 0;
+      m->listening_given = 1;
     } else if (strcmp(k, "AllPortsSummary") == 0) {
       m->all = 1;
     } else if (strcmp(k, "ReportAcceptQueue") == 0) {
@@ -197,7 +200,15 @@ static void model_parse(const char *const *kv, struct model_cfg *m) {
       m->remote[m->nremote++] = (uint16_t)atoi(v);
     }
   }
-  /* No port and no summary: listening ports, as upstream. */
+  /* No port and no summary: listening ports, as upstream (finished in
+   * model_finish(), once the blocks are known). */
+}
+
+static void model_finish(struct model_cfg *m) {
+  /* ... unless <Connections> blocks and ListeningPorts false: the blocks
+   * alone. */
+  if (m->nconns > 0 && m->listening_given && !m->listening)
+    return;
   if (!m->all && m->nlocal == 0 && m->nremote == 0 && m->nranges == 0)
     m->listening = 1;
 }
@@ -832,6 +843,7 @@ static void setup_blocks(void) {
     for (const char *const *cs = b->spec->conns; cs != NULL && *cs != NULL;
          cs++)
       apply_conns(&cfg, *cs, &b->model);
+    model_finish(&b->model);
     options_finish(&cfg);
     /* A <Namespace> never falls back to /proc, and neither do these: a
      * fault at the first read must not move them off sock_diag. */
