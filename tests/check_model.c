@@ -327,7 +327,8 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static void lines_sort(struct lines *l) {
-  qsort(l->v, l->n, sizeof(*l->v), cmp_str);
+  if (l->n > 1) /* l->v is NULL before the first line (UBSan: nonnull) */
+    qsort(l->v, l->n, sizeof(*l->v), cmp_str);
 }
 
 static void add_counts(struct lines *l, const char *inst,
