@@ -8,8 +8,8 @@
  *
  * Options are the plugin's (ListeningPorts, LocalPort, RemotePort,
  * AllPortsSummary), and Connections with a --connections value
- * ("NAME:lport=80,raddr=10.0.0.0/8") for a <Connections> block. Prints, for the last of READS reads (default 1; the
- * first read also probes the kernel):
+ * ("NAME:lport=80,raddr=10.0.0.0/8") for a <Connections> block. Prints, for the
+ * last of READS reads (default 1; the first read also probes the kernel):
  *   cpu_us U sockets S recvmsg M dumps D ports P */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

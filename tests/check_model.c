@@ -91,8 +91,7 @@ static const char *const opt_listen_only[] = {"States", "LISTEN", NULL};
 static const char *const opt_all[] = {"AllPortsSummary", "true", "LocalPort",
                                       "1001", NULL};
 static const char *const opt_queue[] = {"ReportAcceptQueue", "true", NULL};
-static const char *const opt_blocks_only[] = {"ListeningPorts", "false",
-                                              NULL};
+static const char *const opt_blocks_only[] = {"ListeningPorts", "false", NULL};
 static const char *const opt_ns[] = {
     "ListeningPorts",    "true", "RemotePort", "40005",
     "ReportAcceptQueue", "true", NULL};
