@@ -20,7 +20,7 @@ export LC_ALL=C
 secs=${1:-60}
 case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
 top=${FUZZ_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-targets=${FUZZ_TARGETS:-reply options bytecode}
+targets=${FUZZ_TARGETS:-reply options bytecode conns}
 
 install_pkgs() { # packages: install them with apt-get (as root), or fail
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 1
