@@ -7,10 +7,14 @@
  *   coreread [-r READS] [KEY VALUE]...   e.g. coreread LocalPort 9100
  *
  * Options are the plugin's (ListeningPorts, LocalPort, RemotePort,
- * AllPortsSummary). Prints, for the last of READS reads (default 1; the
- * first read also probes the kernel):
+ * AllPortsSummary), and Connections with a --connections value
+ * ("NAME:lport=80,raddr=10.0.0.0/8") for a <Connections> block. Prints, for the
+ * last of READS reads (default 1; the first read also probes the kernel):
  *   cpu_us U sockets S recvmsg M dumps D ports P */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
+#include "cli/cli_connections.h"
 #include "collector_private.h"
 #include "options.h"
 
@@ -49,6 +53,13 @@ int main(int argc, char **argv) {
   }
   config_init(&cfg);
   for (; i < argc; i += 2) {
+    if (strcmp(argv[i], "Connections") == 0) {
+      if (cli_connections_apply(&cfg, argv[i + 1], err, sizeof(err)) != 0) {
+        fprintf(stderr, "coreread: %s\n", err);
+        return 1;
+      }
+      continue;
+    }
     if (options_apply(&cfg, argv[i], argv[i + 1], warn, NULL, err,
                       sizeof(err)) != 0) {
       fprintf(stderr, "coreread: %s\n", err);

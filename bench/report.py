@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 
-BLOCKS = ["default", "ports", "rare", "all"]
+ALL_BLOCKS = ["default", "ports", "rare", "all"]
 BLOCK_DESC = {
     "default": "default (listening ports)",
     "ports": "LocalPort 80 + LocalPort 443 + RemotePort 8080",
@@ -72,6 +72,8 @@ def main():
                 rss[(n, block, reader)].append(int(rk))
             if rv not in ("-", ""):
                 raw_recv[(n, block)].append(int(rv))
+    # The option blocks this run read (BENCH_BLOCKS may leave some out).
+    BLOCKS = [b for b in ALL_BLOCKS if any(k[1] == b for k in samples)]
     meta = {}
     nmeta = collections.defaultdict(dict)
     with open(os.path.join(out, "meta.tsv")) as f:
@@ -196,6 +198,46 @@ def main():
                 fmt_ms(med(list(mn.values()))), nmeta[n].get("many_ports", "?"), fmt_x(ratio)))
     w("")
 
+    # <Connections> rows: tcpconns_diag and the collector alone only.
+    CONNS_DESC = {
+        "conns10": "default + ten blocks, each a local port and a remote network (server sockets)",
+        "conns10c": "default + ten blocks, three of them on client sockets the default does not return",
+        "conns1": "ListeningPorts false + one block (LocalPort 9100, RemoteAddress 127.1.0.0/16: ~1%)",
+        "addrnone": "ListeningPorts false + one block, an address only (matches none)",
+        "portnone": "ListeningPorts false + one block, a port only (matches none)",
+    }
+    conns_rows = {}
+    if any((n, "conns10", "diag") in samples for n in ns):
+        w("## <Connections> blocks")
+        w("")
+        w("tcpconns_diag (collectd `-T`) and the collector alone; ratios are medians of "
+          "per-repetition ratios to the default block's reads of the same repetition.")
+        w("")
+        w("| N | configuration | tcpconns_diag ms | ÷ diag default | ÷ upstream default | collector alone ms | "
+          "collector ÷ collector default | sockets received | collector ns per walked socket |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for n in ns:
+            nsock = float(nmeta[n].get("sockets", n))
+            for b in ["conns10", "conns10c", "conns1", "addrnone", "portnone"]:
+                d = net(n, b, "diag")
+                c = net(n, b, "core")
+                if not d:
+                    continue
+                rd = pair_ratio(d, net(n, "default", "diag"))
+                ru = pair_ratio(d, net(n, "default", "upstream"))
+                rc = pair_ratio(c, net(n, "default", "core"))
+                cm = med(list(c.values()))
+                conns_rows[(n, b)] = (rd, ru, rc, cm / nsock * 1000.0)
+                w("| %d | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
+                    int(nsock), CONNS_DESC[b], fmt_ms(med(list(d.values()))), fmt_x(rd), fmt_x(ru),
+                    fmt_ms(cm), fmt_x(rc), nmeta[n].get("core_sockets_" + b, "?"), cm / nsock * 1000.0))
+        w("")
+        w("*ns per walked socket*: the collector's CPU for one read divided by the sockets in the "
+          "namespace (every one is walked by the kernel; with addrnone/portnone none is emitted, so "
+          "this is the walk plus one program run per socket). addrnone − portnone is what the address "
+          "test adds over a port test.")
+        w("")
+
     # Targets, at the largest N.
     top = ns[-1]
     checks = []
@@ -217,6 +259,11 @@ def main():
             chk("%s listening ports ≤ 1.2× the read with %s (%s)" % (
                 nmeta[top].get("many_ports", "?"), nmeta[top].get("listening_ports", "?"), what),
                 fmt_x(r), "1.20×", r <= 1.2)
+    if (top, "conns10") in conns_rows:
+        r = conns_rows[(top, "conns10")][0]
+        chk("ten <Connections> blocks (server sockets) ≤ 1.15× the default read", fmt_x(r), "1.15×", r <= 1.15)
+        r = conns_rows[(top, "conns1")][1]
+        chk("one block matching ~1% ≤ 0.20× upstream's default read", fmt_x(r), "0.20×", r <= 0.20)
     allrss = [v for n in ns for v in rss_diag[n]]
     spread = max(allrss) - min(allrss)
     chk("collectd RSS flat from N=%d to N=%d (max−min over all blocks)" % (ns[0], top),

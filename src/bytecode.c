@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,13 +106,13 @@ static void emit_range_test(struct bc_asm *a, const struct bc_dir_ops *d,
   emit_op(a, d->le, true, r.hi, fail);
 }
 
-/* Code that jumps to accept if the port is in one of r[0..n), else to
- * fail. It never falls through past its end. */
+/* Code that jumps to ok if the port is in one of r[0..n), else to fail.
+ * It never falls through past its end, except with at_end (ok is the
+ * position right after this code): the last test then falls through
+ * instead of jumping there. */
 static void emit_tree(struct bc_asm *a, const struct bc_dir_ops *d,
                       const struct bc_range *r, size_t n, unsigned flags,
-                      struct bc_label fail) {
-  const struct bc_label accept = {T_ACCEPT, 0};
-
+                      struct bc_label ok, struct bc_label fail, bool at_end) {
   if (n <= BC_LEAF_RANGES) {
     for (size_t i = 0; i < n; i++) {
       struct bc_label next = fail;
@@ -119,7 +120,8 @@ static void emit_tree(struct bc_asm *a, const struct bc_dir_ops *d,
       if (i + 1 < n)
         next = (struct bc_label){T_LABEL, new_label(a)};
       emit_range_test(a, d, r[i], flags, next);
-      emit_op(a, INET_DIAG_BC_JMP, false, 0, accept);
+      if (!(at_end && i + 1 == n))
+        emit_op(a, INET_DIAG_BC_JMP, false, 0, ok);
       if (i + 1 < n)
         place_label(a, next.id);
     }
@@ -131,28 +133,138 @@ static void emit_tree(struct bc_asm *a, const struct bc_dir_ops *d,
 
   /* true: port <= last port of the left half -> left subtree follows. */
   emit_op(a, d->le, true, r[half - 1].hi, right);
-  emit_tree(a, d, r, half, flags, fail);
+  emit_tree(a, d, r, half, flags, ok, fail, false);
   place_label(a, right.id);
-  emit_tree(a, d, r + half, n - half, flags, fail);
+  emit_tree(a, d, r + half, n - half, flags, ok, fail, at_end);
 }
 
+size_t bc_host_len(const struct bc_host *h) {
+  return sizeof(struct inet_diag_bc_op) + sizeof(struct inet_diag_hostcond) +
+         (h->family == AF_INET6 ? 16 : 4);
+}
+
+/* One S_COND/D_COND: address and prefix, any port (-1); false -> fail. */
+static void emit_host(struct bc_asm *a, uint8_t code, const struct bc_host *h,
+                      struct bc_label fail) {
+  size_t oplen = bc_host_len(h);
+
+  if (a->emit) {
+    struct inet_diag_bc_op op;
+    struct inet_diag_hostcond cond;
+    size_t off = target_pos(a, fail) - a->pos;
+
+    if (a->pos + oplen > a->cap || off > UINT16_MAX) {
+      a->overflow = true;
+    } else {
+      op.code = code;
+      op.yes = (uint8_t)oplen;
+      op.no = (uint16_t)off;
+      memset(&cond, 0, sizeof(cond));
+      cond.family = h->family;
+      cond.prefix_len = h->prefix_len;
+      cond.port = -1;
+      memcpy(a->out + a->pos, &op, sizeof(op));
+      memcpy(a->out + a->pos + sizeof(op), &cond, sizeof(cond));
+      memcpy(a->out + a->pos + sizeof(op) + sizeof(cond), h->addr,
+             oplen - sizeof(op) - sizeof(cond));
+    }
+  }
+  a->pos += oplen;
+}
+
+/* An OR of host conditions: jumps to ok on the first that holds, else to
+ * fail; with at_end the last one falls through to ok instead. */
+static void emit_hosts(struct bc_asm *a, uint8_t code, const struct bc_host *h,
+                       size_t n, struct bc_label ok, struct bc_label fail,
+                       bool at_end) {
+  for (size_t i = 0; i < n; i++) {
+    struct bc_label next = fail;
+
+    if (i + 1 < n)
+      next = (struct bc_label){T_LABEL, new_label(a)};
+    emit_host(a, code, &h[i], next);
+    if (!(at_end && i + 1 == n))
+      emit_op(a, INET_DIAG_BC_JMP, false, 0, ok);
+    if (i + 1 < n)
+      place_label(a, next.id);
+  }
+}
+
+/* A term: its groups in a row, each one's success falling through to the
+ * next, the last one's accepting; any failure goes to fail. */
+static void emit_term(struct bc_asm *a, const struct bc_term *t, unsigned flags,
+                      struct bc_label fail) {
+  const struct bc_label accept = {T_ACCEPT, 0};
+  size_t ngroups =
+      (t->nlocal > 0) + (t->nremote > 0) + (t->nsrc > 0) + (t->ndst > 0);
+  size_t g = 0;
+
+  for (int k = 0; k < 4; k++) {
+    size_t n = k == 0   ? t->nlocal
+               : k == 1 ? t->nremote
+               : k == 2 ? t->nsrc
+                        : t->ndst;
+    bool last;
+    struct bc_label ok = accept;
+
+    if (n == 0)
+      continue;
+    last = ++g == ngroups;
+    if (!last)
+      ok = (struct bc_label){T_LABEL, new_label(a)};
+    switch (k) {
+    case 0:
+      emit_tree(a, &src_ops, t->local, n, flags, ok, fail, !last);
+      break;
+    case 1:
+      emit_tree(a, &dst_ops, t->remote, n, flags, ok, fail, !last);
+      break;
+    case 2:
+      emit_hosts(a, INET_DIAG_BC_S_COND, t->src, n, ok, fail, !last);
+      break;
+    default:
+      emit_hosts(a, INET_DIAG_BC_D_COND, t->dst, n, ok, fail, !last);
+      break;
+    }
+    if (!last)
+      place_label(a, ok.id);
+  }
+}
+
+/* The port sets (their tree accepts or falls to the first term), then
+ * the terms (each falls to the next; the last one's failure rejects). */
 static void generate(struct bc_asm *a, const struct bc_range *lr, size_t nl,
-                     const struct bc_range *rr, size_t nr, unsigned flags) {
+                     const struct bc_range *rr, size_t nr,
+                     const struct bc_term *terms, size_t nterms,
+                     unsigned flags) {
+  const struct bc_label accept = {T_ACCEPT, 0};
   const struct bc_label reject = {T_REJECT, 0};
+  struct bc_label next = reject;
 
   a->pos = 0;
   a->nlabels = 0;
+  if (nterms > 0)
+    next = (struct bc_label){T_LABEL, new_label(a)};
   if (nl > 0) {
-    struct bc_label fail = reject;
+    struct bc_label fail = next;
 
     if (nr > 0)
       fail = (struct bc_label){T_LABEL, new_label(a)};
-    emit_tree(a, &src_ops, lr, nl, flags, fail);
+    emit_tree(a, &src_ops, lr, nl, flags, accept, fail, false);
     if (nr > 0)
       place_label(a, fail.id);
   }
   if (nr > 0)
-    emit_tree(a, &dst_ops, rr, nr, flags, reject);
+    emit_tree(a, &dst_ops, rr, nr, flags, accept, next, false);
+  for (size_t i = 0; i < nterms; i++) {
+    struct bc_label here = next;
+
+    next = reject;
+    if (i + 1 < nterms)
+      next = (struct bc_label){T_LABEL, new_label(a)};
+    place_label(a, here.id);
+    emit_term(a, &terms[i], flags, next);
+  }
 }
 
 static int cmp_range(const void *a, const void *b) {
@@ -177,25 +289,33 @@ static size_t normalize(struct bc_range *r, size_t n) {
   return out;
 }
 
+static size_t term_members(const struct bc_term *t) {
+  return t->nlocal + t->nremote + t->nsrc + t->ndst;
+}
+
 static int compile(struct bc_range *lr, size_t nl, struct bc_range *rr,
-                   size_t nr, unsigned flags, uint8_t *out, size_t cap,
-                   size_t *len) {
+                   size_t nr, const struct bc_term *terms, size_t nterms,
+                   unsigned flags, uint8_t *out, size_t cap, size_t *len) {
   struct bc_asm a = {.out = out, .cap = cap};
   int ret = -E2BIG;
 
-  if (nl == 0 && nr == 0)
+  if (nl == 0 && nr == 0 && nterms == 0)
     return -EINVAL;
-  /* A tree over n ranges uses fewer than 2n labels. */
+  /* A tree over n ranges uses fewer than 2n labels; a term one per
+   * member, one per group and one for its start. */
   a.max_labels = 2 * (nl + nr) + 2;
+  for (size_t i = 0; i < nterms; i++)
+    a.max_labels += 2 * term_members(&terms[i]) + 6;
   a.label_pos = malloc(a.max_labels * sizeof(*a.label_pos));
   if (a.label_pos == NULL)
     return -ENOMEM;
-  generate(&a, lr, nl, rr, nr, flags); /* pass 1: sizes and labels */
+  /* pass 1: sizes and labels */
+  generate(&a, lr, nl, rr, nr, terms, nterms, flags);
   if (a.overflow || a.pos > BC_MAX_LEN || a.pos > cap)
     goto out;
   a.end = a.pos;
   a.emit = true;
-  generate(&a, lr, nl, rr, nr, flags); /* pass 2: bytes */
+  generate(&a, lr, nl, rr, nr, terms, nterms, flags); /* pass 2: bytes */
   if (a.overflow)
     goto out;
   *len = a.end;
@@ -205,26 +325,75 @@ out:
   return ret;
 }
 
+static bool host_valid(const struct bc_host *h) {
+  return (h->family == AF_INET && h->prefix_len <= 32) ||
+         (h->family == AF_INET6 && h->prefix_len <= 128);
+}
+
+/* Copies n ranges to dst, sorted and merged; returns how many remain. */
+static size_t copy_normalized(struct bc_range *dst, const struct bc_range *src,
+                              size_t n) {
+  if (n == 0)
+    return 0;
+  memcpy(dst, src, n * sizeof(*dst));
+  return normalize(dst, n);
+}
+
+int bc_compile_filter(const struct bc_filter *f, unsigned flags, uint8_t *out,
+                      size_t cap, size_t *len) {
+  size_t total = f->nlocal + f->nremote, used, nl, nr;
+  struct bc_range *r;
+  struct bc_term *terms = NULL;
+  int ret;
+
+  if (total == 0 && f->nterms == 0)
+    return -EINVAL;
+  for (size_t i = 0; i < f->nterms; i++) {
+    const struct bc_term *t = &f->terms[i];
+
+    if (term_members(t) == 0)
+      return -EINVAL;
+    for (size_t k = 0; k < t->nsrc; k++)
+      if (!host_valid(&t->src[k]))
+        return -EINVAL;
+    for (size_t k = 0; k < t->ndst; k++)
+      if (!host_valid(&t->dst[k]))
+        return -EINVAL;
+    total += t->nlocal + t->nremote;
+  }
+  r = malloc((total + 1) * sizeof(*r));
+  if (f->nterms > 0)
+    terms = malloc(f->nterms * sizeof(*terms));
+  if (r == NULL || (f->nterms > 0 && terms == NULL)) {
+    free(r);
+    free(terms);
+    return -ENOMEM;
+  }
+  nl = copy_normalized(r, f->local, f->nlocal);
+  nr = copy_normalized(r + nl, f->remote, f->nremote);
+  used = nl + nr;
+  for (size_t i = 0; i < f->nterms; i++) {
+    terms[i] = f->terms[i];
+    terms[i].local = r + used;
+    terms[i].nlocal =
+        copy_normalized(r + used, f->terms[i].local, f->terms[i].nlocal);
+    used += terms[i].nlocal;
+    terms[i].remote = r + used;
+    terms[i].nremote =
+        copy_normalized(r + used, f->terms[i].remote, f->terms[i].nremote);
+    used += terms[i].nremote;
+  }
+  ret = compile(r, nl, r + nl, nr, terms, f->nterms, flags, out, cap, len);
+  free(terms);
+  free(r);
+  return ret;
+}
+
 int bc_compile(const struct bc_range *local, size_t nlocal,
                const struct bc_range *remote, size_t nremote, unsigned flags,
                uint8_t *out, size_t cap, size_t *len) {
-  struct bc_range *r;
-  size_t nl, nr;
-  int ret;
+  struct bc_filter f = {
+      .local = local, .nlocal = nlocal, .remote = remote, .nremote = nremote};
 
-  if (nlocal == 0 && nremote == 0)
-    return -EINVAL;
-  r = malloc((nlocal + nremote) * sizeof(*r));
-  if (r == NULL)
-    return -ENOMEM;
-  if (nlocal)
-    memcpy(r, local, nlocal * sizeof(*r));
-  if (nremote)
-    memcpy(r + nlocal, remote, nremote * sizeof(*r));
-  nl = normalize(r, nlocal);
-  memmove(r + nl, r + nlocal, nremote * sizeof(*r));
-  nr = normalize(r + nl, nremote);
-  ret = compile(r, nl, r + nl, nr, flags, out, cap, len);
-  free(r);
-  return ret;
+  return bc_compile_filter(&f, flags, out, cap, len);
 }

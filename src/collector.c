@@ -2,6 +2,7 @@
 #include "collector_private.h"
 
 #include "bytecode.h"
+#include "conn_blocks.h"
 #include "probes.h"
 #include "proc_reader.h"
 
@@ -49,6 +50,12 @@ int collector_init(struct collector *c, const struct collector_config *cfg,
   err = config_copy(&c->cfg, cfg);
   if (err == 0)
     err = configure_ports(c);
+  if (err == 0 && c->cfg.nconns > 0) {
+    c->conns_counts = calloc(c->cfg.nconns, sizeof(*c->conns_counts));
+    if (c->conns_counts == NULL)
+      err = -ENOMEM;
+    c->conns_states = conns_states(&c->cfg);
+  }
   if (err == 0)
     err = diag_conn_init(&c->conn, io);
   return err;
@@ -59,6 +66,8 @@ void collector_destroy(struct collector *c) {
   pt_destroy(&c->pt);
   conn_filter_destroy(&c->filter);
   config_destroy(&c->cfg);
+  free(c->conns_counts);
+  c->conns_counts = NULL;
   free(c->procbuf);
   c->procbuf = NULL;
 }
@@ -136,6 +145,38 @@ static int count_listener(void *data, uint16_t sport, uint16_t dport,
   return count_socket(data, sport, dport, state);
 }
 
+/* With <Connections> blocks: the socket counts once in every block whose
+ * states and conditions it meets. */
+static void count_conns(struct collector *c, const struct diag_sock *s) {
+  uint32_t bit = 1u << s->state;
+
+  for (size_t i = 0; i < c->cfg.nconns; i++) {
+    const struct config_conns *b = &c->cfg.conns[i];
+
+    if ((b->states & bit) &&
+        conns_match(b, s->family, s->sport, s->dport, s->src, s->dst))
+      c->conns_counts[i][s->state]++;
+  }
+}
+
+static int count_socket_conns(void *data, const struct diag_sock *s) {
+  struct collector *c = data;
+  int err = count_socket(data, s->sport, s->dport, s->state);
+
+  if (err == 0 && s->state >= TCS_MIN && s->state <= TCS_MAX)
+    count_conns(c, s);
+  return err;
+}
+
+static int count_listener_conns(void *data, const struct diag_sock *s) {
+  struct collector *c = data;
+  int err = count_listener(data, s->sport, s->dport, s->state);
+
+  if (err == 0 && s->state >= TCS_MIN && s->state <= TCS_MAX)
+    count_conns(c, s);
+  return err;
+}
+
 static void add_queue(void *data, uint16_t sport, uint32_t rqueue,
                       uint32_t wqueue) {
   struct collector *c = data;
@@ -153,39 +194,46 @@ static void add_queue(void *data, uint16_t sport, uint32_t rqueue,
  * in one walk; the per-family form needs one dump each. */
 static int run_dump(struct collector *c, enum read_source src,
                     struct diag_request req, diag_socket_fn fn,
-                    diag_queue_fn qfn) {
+                    diag_sock_fn sfn, diag_queue_fn qfn) {
   int err;
 
   if (src == SOURCE_LEGACY) {
     req.kind = DIAG_REQ_LEGACY;
-    return diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
+    return diag_dump_queues(&c->conn, &req, fn, sfn, qfn, c, &c->stats.diag);
   }
   req.kind = DIAG_REQ_V2;
   req.family = AF_INET;
-  err = diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
+  err = diag_dump_queues(&c->conn, &req, fn, sfn, qfn, c, &c->stats.diag);
   if (err != 0)
     return err;
   req.family = AF_INET6;
-  return diag_dump_queues(&c->conn, &req, fn, qfn, c, &c->stats.diag);
+  return diag_dump_queues(&c->conn, &req, fn, sfn, qfn, c, &c->stats.diag);
 }
 
 /* The LISTEN-only dump: the kernel walks only the listening hash. It
  * discovers the listening ports, counts the listeners, and carries the
- * accept queues at no extra request. */
+ * accept queues at no extra request. Unfiltered: the blocks that count
+ * LISTEN match the listeners in user space. */
 static int dump_listeners(struct collector *c) {
   struct diag_request req = {.states = TCS_MASK_LISTEN};
 
   return run_dump(c, c->source, req, count_listener,
+                  (c->conns_states & TCS_MASK_LISTEN) ? count_listener_conns
+                                                      : NULL,
                   c->cfg.report_accept_queue ? add_queue : NULL);
 }
 
-/* The dump of the other states, with the filter (NULL: every socket). */
+/* The dump of the other states, with the filter (NULL: every socket).
+ * Addresses are looked at only when a block counts these states. */
 static int dump_connections(struct collector *c, uint32_t states,
                             const uint8_t *bc, size_t bclen) {
   struct diag_request req = {
       .states = states, .bytecode = bc, .bytecode_len = bclen};
 
-  return run_dump(c, c->source, req, count_socket, NULL);
+  return run_dump(c, c->source, req, count_socket,
+                  (c->conns_states & TCS_MASK_NOT_LISTEN) ? count_socket_conns
+                                                          : NULL,
+                  NULL);
 }
 
 static int ignore_socket(void *data, uint16_t sport, uint16_t dport,
@@ -250,7 +298,7 @@ static int choose_request_form(struct collector *c) {
                    (struct diag_request){.states = TCS_MASK_LISTEN,
                                          .bytecode = bc,
                                          .bytecode_len = bclen},
-                   ignore_socket, NULL);
+                   ignore_socket, NULL, NULL);
     if (err == 0) {
       c->source = forms[i].src;
       c->bc_flags = forms[i].flags;
@@ -273,7 +321,11 @@ unavailable:
 }
 
 static int read_netlink(struct collector *c) {
-  uint32_t conn_states = c->cfg.report_states & TCS_MASK_NOT_LISTEN;
+  uint32_t main_states = c->cfg.report_states & TCS_MASK_NOT_LISTEN;
+  /* One connection dump for the options and the blocks: the union of
+   * their states (never bit 13), and one filter for both. */
+  uint32_t conn_states = main_states | (c->conns_states & TCS_MASK_NOT_LISTEN);
+  bool with_ports = main_states != 0;
   int err;
 
   /* Listeners first, in a LISTEN-only dump: the kernel walks only the
@@ -281,7 +333,7 @@ static int read_netlink(struct collector *c) {
    * dump, so the filter can be built for them. Skipped only when neither
    * discovery nor a LISTEN count is wanted. */
   if (c->cfg.listening || (c->cfg.report_states & TCS_MASK_LISTEN) ||
-      c->cfg.report_accept_queue) {
+      c->cfg.report_accept_queue || (c->conns_states & TCS_MASK_LISTEN)) {
     err = dump_listeners(c);
     if (err != 0)
       return err;
@@ -289,13 +341,15 @@ static int read_netlink(struct collector *c) {
   if (conn_states == 0)
     return 0; /* States asked for LISTEN only */
 
-  if (c->cfg.all)
+  if (c->cfg.all && with_ports)
     return dump_connections(c, conn_states, NULL, 0);
 
   /* The filter for exactly the ports this read found and is configured
-   * for; recompiled only when they differ from the ones it was built for. */
-  if (!conn_filter_fits(&c->filter, &c->pt, c->bc_flags)) {
-    err = conn_filter_build(&c->filter, &c->pt, c->bc_flags);
+   * for, and the blocks; recompiled only when they differ from the ones it
+   * was built for. */
+  if (!conn_filter_fits(&c->filter, &c->pt, with_ports, &c->cfg, c->bc_flags)) {
+    err =
+        conn_filter_build(&c->filter, &c->pt, with_ports, &c->cfg, c->bc_flags);
     if (err != 0)
       return err;
   }
@@ -355,6 +409,8 @@ static int read_once(struct collector *c) {
   memset(&c->stats, 0, sizeof(c->stats));
   c->error[0] = '\0';
   pt_begin_read(&c->pt);
+  if (c->cfg.nconns > 0)
+    memset(c->conns_counts, 0, c->cfg.nconns * sizeof(*c->conns_counts));
 
   if (c->source == SOURCE_UNKNOWN) {
     err = choose_request_form(c);

@@ -5,6 +5,9 @@
 #ifndef TCPCONNS_DIAG_COLLECTOR_CONFIG_H
 #define TCPCONNS_DIAG_COLLECTOR_CONFIG_H
 
+#include "bytecode.h"
+#include "instance_name.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,8 +24,27 @@ struct config_port {
  * when the range index is built). */
 #define CONFIG_MAX_RANGES 1024
 
+/* A <Connections "NAME"> block (conn_blocks.h parses it): sockets whose
+ * local port is in lports (if any) and remote port in rports (if any) and
+ * local address in laddrs (if any) and remote address in raddrs (if any),
+ * counted per state of states. */
+struct config_conns {
+  char name[INSTANCE_NAME_MAX + 1];
+  uint32_t states;   /* 1 << state; all eleven unless States was given */
+  bool states_given; /* a States line replaced the default */
+  struct bc_range *lports, *rports;
+  struct bc_host *laddrs, *raddrs; /* no bit set past the prefix */
+  size_t nlports, nrports, nladdrs, nraddrs;
+};
+
+/* At most this many <Connections> blocks per option block, and values of
+ * one key per block. */
+#define CONFIG_MAX_CONNS 1024
+#define CONFIG_MAX_CONNS_VALUES 1024
+
 struct collector_config {
   bool listening;            /* ListeningPorts (or the default) */
+  bool listening_given;      /* a ListeningPorts option was given */
   bool all;                  /* AllPortsSummary */
   bool report_accept_queue;  /* ReportAcceptQueue */
   bool report_self;          /* ReportSelf */
@@ -31,6 +53,8 @@ struct collector_config {
   bool allow_proc;           /* may fall back to /proc (not in a namespace) */
   struct config_port *ports; /* configuration order, no exact duplicates */
   size_t nports, nranges;
+  struct config_conns *conns; /* <Connections> blocks, configuration order */
+  size_t nconns;
 };
 
 /* Upstream's defaults: every state, no port, /proc allowed. */
@@ -42,7 +66,8 @@ void config_destroy(struct collector_config *cfg);
 int config_add_port(struct collector_config *cfg, uint16_t lo, uint16_t hi,
                     enum port_dir dir);
 
-/* A deep copy into dst (initialised by this call). 0 or -ENOMEM. */
+/* A deep copy into dst (initialised by this call). 0 or -ENOMEM; either
+ * way config_destroy(dst) frees what it holds. */
 int config_copy(struct collector_config *dst,
                 const struct collector_config *src);
 

@@ -10,10 +10,12 @@
 #include "port_table.h"
 
 struct collector {
-  struct collector_config cfg; /* read-only after collector_init() */
-  struct port_table pt;        /* this read's counts */
-  enum read_source source;     /* what the kernel offered at the first read */
-  unsigned bc_flags;           /* bytecode flags the kernel accepts */
+  struct collector_config cfg;         /* read-only after collector_init() */
+  struct port_table pt;                /* this read's counts */
+  uint32_t (*conns_counts)[TCS_COUNT]; /* per <Connections> block, per state */
+  uint32_t conns_states;               /* the union of the blocks' states */
+  enum read_source source; /* what the kernel offered at the first read */
+  unsigned bc_flags;       /* bytecode flags the kernel accepts */
   struct diag_conn conn;
   struct conn_filter filter;
   char *procbuf;

@@ -2,6 +2,7 @@
 #include "conn_filter.h"
 
 #include "bytecode.h"
+#include "tcp_state.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,11 +17,16 @@ static void set_bit(uint32_t *bits, uint16_t port) {
 }
 
 bool conn_filter_fits(const struct conn_filter *f, const struct port_table *pt,
+                      bool with_ports, const struct collector_config *cfg,
                       unsigned bc_flags) {
   uint32_t nlocal = 0, nremote = 0;
 
-  if (!f->valid || f->bc_flags != bc_flags || f->config_gen != pt->config_gen)
+  if (!f->valid || f->bc_flags != bc_flags || f->config_gen != pt->config_gen ||
+      f->with_ports != with_ports || f->conns != cfg->conns ||
+      f->nconns != cfg->nconns)
     return false;
+  if (!with_ports)
+    return true;
   /* Same sets: every port needed is in the filter, and as many. */
   for (uint32_t i = 0; i < pt->norder; i++) {
     const struct pt_slot *s = &pt->slots[pt->order[i]];
@@ -60,34 +66,64 @@ static size_t add_ports(const uint16_t *ports, size_t n, struct bc_range *out,
   return n;
 }
 
+/* One term per block that needs the connection dump. */
+static size_t add_terms(const struct collector_config *cfg,
+                        struct bc_term *terms) {
+  size_t n = 0;
+
+  for (size_t i = 0; i < cfg->nconns; i++) {
+    const struct config_conns *b = &cfg->conns[i];
+
+    if (!(b->states & TCS_MASK_NOT_LISTEN))
+      continue;
+    terms[n++] = (struct bc_term){.local = b->lports,
+                                  .nlocal = b->nlports,
+                                  .remote = b->rports,
+                                  .nremote = b->nrports,
+                                  .src = b->laddrs,
+                                  .nsrc = b->nladdrs,
+                                  .dst = b->raddrs,
+                                  .ndst = b->nraddrs};
+  }
+  return n;
+}
+
 int conn_filter_build(struct conn_filter *f, const struct port_table *pt,
+                      bool with_ports, const struct collector_config *cfg,
                       unsigned bc_flags) {
   enum { MAXR = 65536 + PT_MAX_RANGES };
   uint16_t *ports = malloc(65536 * sizeof(*ports));
   struct bc_range *local = malloc(2 * MAXR * sizeof(*local));
+  struct bc_term *terms = malloc((cfg->nconns + 1) * sizeof(*terms));
   uint8_t *bc = malloc(BC_MAX_LEN);
   struct bc_range *remote = local + MAXR;
-  size_t nl, nr, n, len = 0;
+  struct bc_filter filter = {.local = local, .remote = remote};
+  size_t n, len = 0;
   int err = -ENOMEM;
 
   conn_filter_destroy(f); /* invalid until the end */
-  if (ports == NULL || local == NULL || bc == NULL)
+  if (ports == NULL || local == NULL || terms == NULL || bc == NULL)
     goto out;
-  n = pt_local_ports(pt, ports);
-  nl = add_ports(ports, n, local, f->local_bits);
-  f->nlocal = (uint32_t)n;
-  nl += add_ranges(pt, PT_LOCAL, local + nl);
-  n = pt_remote_ports(pt, ports);
-  nr = add_ports(ports, n, remote, f->remote_bits);
-  f->nremote = (uint32_t)n;
-  nr += add_ranges(pt, PT_REMOTE, remote + nr);
+  if (with_ports) {
+    n = pt_local_ports(pt, ports);
+    filter.nlocal = add_ports(ports, n, local, f->local_bits);
+    f->nlocal = (uint32_t)n;
+    filter.nlocal += add_ranges(pt, PT_LOCAL, local + filter.nlocal);
+    n = pt_remote_ports(pt, ports);
+    filter.nremote = add_ports(ports, n, remote, f->remote_bits);
+    f->nremote = (uint32_t)n;
+    filter.nremote += add_ranges(pt, PT_REMOTE, remote + filter.nremote);
+  }
+  filter.terms = terms;
+  filter.nterms = add_terms(cfg, terms);
 
-  err = bc_compile(local, nl, remote, nr, bc_flags, bc, BC_MAX_LEN, &len);
+  err = bc_compile_filter(&filter, bc_flags, bc, BC_MAX_LEN, &len);
   if (err == -EINVAL) {
     err = 0; /* no port to keep: no connection dump at all */
   } else if (err == -E2BIG) {
-    /* Tens of thousands of scattered ports: let everything through and
-     * let the port table pick what it needs. */
+    /* Tens of thousands of scattered ports, or blocks beyond the
+     * program's size: let everything through and let the port table and
+     * the blocks pick what they need. */
     f->unbounded = true;
     err = 0;
   } else if (err == 0) {
@@ -101,11 +137,15 @@ int conn_filter_build(struct conn_filter *f, const struct port_table *pt,
   if (err == 0) {
     f->bc_flags = bc_flags;
     f->config_gen = pt->config_gen;
+    f->with_ports = with_ports;
+    f->conns = cfg->conns;
+    f->nconns = cfg->nconns;
     f->valid = true;
   }
 out:
   free(ports);
   free(local);
+  free(terms);
   free(bc);
   return err;
 }

@@ -48,10 +48,12 @@ void diag_conn_close(struct diag_conn *c) {
 }
 
 static int dump_once(struct diag_conn *c, const struct diag_request *req,
-                     diag_socket_fn on_socket, diag_queue_fn on_queue,
-                     void *data, struct diag_dump_stats *stats) {
+                     diag_socket_fn on_socket, diag_sock_fn on_sock,
+                     diag_queue_fn on_queue, void *data,
+                     struct diag_dump_stats *stats) {
   struct diag_reply r = {.type = diag_reply_type(req->kind),
                          .on_socket = on_socket,
+                         .on_sock = on_sock,
                          .on_queue = on_queue,
                          .data = data};
   size_t len;
@@ -93,8 +95,9 @@ static int dump_once(struct diag_conn *c, const struct diag_request *req,
 }
 
 int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
-                     diag_socket_fn on_socket, diag_queue_fn on_queue,
-                     void *data, struct diag_dump_stats *stats) {
+                     diag_socket_fn on_socket, diag_sock_fn on_sock,
+                     diag_queue_fn on_queue, void *data,
+                     struct diag_dump_stats *stats) {
   struct diag_dump_stats before = *stats;
   struct timespec t0, t1;
   uint64_t ns;
@@ -103,7 +106,7 @@ int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
   if (err != 0)
     return err;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  err = dump_once(c, req, on_socket, on_queue, data, stats);
+  err = dump_once(c, req, on_socket, on_sock, on_queue, data, stats);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
        (uint64_t)t0.tv_nsec;

@@ -37,12 +37,14 @@ void diag_conn_destroy(struct diag_conn *c);
 int diag_conn_open(struct diag_conn *c);
 void diag_conn_close(struct diag_conn *c);
 
-/* Runs one dump, calling on_socket for every socket in the reply and, if
- * not NULL, on_queue for each listener's accept queue. Returns 0 or
+/* Runs one dump, calling on_socket for every socket in the reply (or
+ * on_sock, with its addresses, if not NULL) and, if not NULL, on_queue for
+ * each listener's accept queue. Returns 0 or
  * -errno. After a failure the socket may hold the rest of the aborted
  * dump, so it is closed; the next call reopens it. */
 int diag_dump_queues(struct diag_conn *c, const struct diag_request *req,
-                     diag_socket_fn on_socket, diag_queue_fn on_queue,
-                     void *data, struct diag_dump_stats *stats);
+                     diag_socket_fn on_socket, diag_sock_fn on_sock,
+                     diag_queue_fn on_queue, void *data,
+                     struct diag_dump_stats *stats);
 
 #endif

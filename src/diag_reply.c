@@ -25,8 +25,18 @@ static int on_data(const struct nlmsghdr *nlh, void *data) {
   }
   m = mnl_nlmsg_get_payload(nlh);
   r->sockets++;
-  err = r->on_socket(r->data, ntohs(m->id.idiag_sport),
-                     ntohs(m->id.idiag_dport), m->idiag_state);
+  if (r->on_sock != NULL) {
+    struct diag_sock s = {.family = m->idiag_family,
+                          .state = m->idiag_state,
+                          .sport = ntohs(m->id.idiag_sport),
+                          .dport = ntohs(m->id.idiag_dport),
+                          .src = (const uint8_t *)m->id.idiag_src,
+                          .dst = (const uint8_t *)m->id.idiag_dst};
+    err = r->on_sock(r->data, &s);
+  } else {
+    err = r->on_socket(r->data, ntohs(m->id.idiag_sport),
+                       ntohs(m->id.idiag_dport), m->idiag_state);
+  }
   if (err != 0) {
     errno = err;
     return MNL_CB_ERROR;

@@ -10,6 +10,18 @@
 typedef int (*diag_socket_fn)(void *data, uint16_t sport, uint16_t dport,
                               uint8_t state);
 
+/* A socket with its addresses, for callers that match them. */
+struct diag_sock {
+  uint8_t family; /* AF_INET or AF_INET6 (idiag_family) */
+  uint8_t state;  /* the kernel's number */
+  uint16_t sport, dport;
+  const uint8_t *src, *dst; /* 16 bytes each, network order; AF_INET: the
+                               first 4 */
+};
+
+/* Called once per socket instead of diag_socket_fn when set. */
+typedef int (*diag_sock_fn)(void *data, const struct diag_sock *s);
+
 /* Called for each listening socket with its accept queue: the number of
  * connections waiting for accept() and the backlog limit. */
 typedef void (*diag_queue_fn)(void *data, uint16_t sport, uint32_t rqueue,
@@ -20,6 +32,7 @@ struct diag_reply {
   uint32_t portid; /* our bound port id */
   uint16_t type;   /* expected nlmsg_type of socket messages */
   diag_socket_fn on_socket;
+  diag_sock_fn on_sock;   /* optional: called instead, with addresses */
   diag_queue_fn on_queue; /* optional */
   void *data;
   uint64_t sockets; /* socket messages seen */

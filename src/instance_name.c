@@ -49,6 +49,10 @@ int instance_format(char *buf, size_t len, const struct instance_id *id) {
   case INSTANCE_SELF:
     n = snprintf(buf, len, "%s%sself", name, sep);
     break;
+  case INSTANCE_NAMED:
+    n = snprintf(buf, len, "%s%s%s", name, sep,
+                 id->conns != NULL ? id->conns : "");
+    break;
   case INSTANCE_LOCAL:
   case INSTANCE_REMOTE:
   default: {

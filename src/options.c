@@ -197,8 +197,10 @@ int options_apply(struct collector_config *c, const char *key,
     snprintf(err, errlen, "%s \"\": the option needs a value", key);
     return -1;
   }
-  if (strcasecmp(key, "ListeningPorts") == 0)
+  if (strcasecmp(key, "ListeningPorts") == 0) {
+    c->listening_given = true;
     return parse_bool("ListeningPorts", value, &c->listening, warn, warn_ctx);
+  }
   if (strcasecmp(key, "AllPortsSummary") == 0)
     return parse_bool("AllPortsSummary", value, &c->all, warn, warn_ctx);
   if (strcasecmp(key, "LocalPort") == 0)
@@ -222,6 +224,11 @@ int options_apply(struct collector_config *c, const char *key,
 }
 
 void options_finish(struct collector_config *c) {
+  /* Upstream's rule, kept for every upstream configuration. With
+   * <Connections> blocks (which upstream never had) an explicit
+   * ListeningPorts false is honoured: the blocks alone. */
+  if (c->nconns > 0 && c->listening_given && !c->listening)
+    return;
   if (!c->all && c->nports == 0)
     c->listening = true;
 }

@@ -20,7 +20,9 @@ int options_apply(struct collector_config *c, const char *key,
                   char *err, size_t errlen);
 
 /* After the last option: with neither AllPortsSummary nor any port, report
- * listening ports (even if ListeningPorts was set to false), as upstream. */
+ * listening ports (even if ListeningPorts was set to false), as upstream;
+ * except with <Connections> blocks and ListeningPorts false given: then
+ * the blocks alone. */
 void options_finish(struct collector_config *c);
 
 #endif

@@ -42,6 +42,21 @@ void report_each_block(const struct collector *c, const char *name,
   }
 }
 
+void report_each_conns(const struct collector *c, const char *name,
+                       report_conns_fn fn, void *ctx) {
+  struct instance_id id = {.name = name, .kind = INSTANCE_NAMED};
+  char instance[128];
+
+  if (c->source == SOURCE_PROC)
+    return;
+  for (size_t i = 0; i < c->cfg.nconns; i++) {
+    id.conns = c->cfg.conns[i].name;
+    if (instance_format(instance, sizeof(instance), &id) < 0)
+      continue; /* never: both names are at most INSTANCE_NAME_MAX */
+    fn(ctx, instance, c->conns_counts[i], c->cfg.conns[i].states);
+  }
+}
+
 void report_each_queue(const struct collector *c, const char *name,
                        report_queue_fn fn, void *ctx) {
   const struct port_table *pt = &c->pt;

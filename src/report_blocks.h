@@ -18,6 +18,18 @@ typedef void (*report_block_fn)(void *ctx, const char *plugin_instance,
 void report_each_block(const struct collector *c, const char *name,
                        report_block_fn fn, void *ctx);
 
+/* Called per <Connections> block with its plugin instance ("pg_app";
+ * "NAME-pg_app" with a name), its counts indexed by state and the states
+ * it reports (1 << state). */
+typedef void (*report_conns_fn)(void *ctx, const char *plugin_instance,
+                                const uint32_t *counts, uint32_t states);
+
+/* The <Connections> blocks, in configuration order, after every block of
+ * report_each_block(). Nothing with the /proc fallback, which has no
+ * addresses. */
+void report_each_conns(const struct collector *c, const char *name,
+                       report_conns_fn fn, void *ctx);
+
 /* With ReportAcceptQueue: per reported local port that has listeners, the
  * accept queue length and the backlog limit, summed over its listeners. */
 typedef void (*report_queue_fn)(void *ctx, const char *plugin_instance,

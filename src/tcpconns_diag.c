@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "conn_blocks.h"
 #include "instance_name.h"
 #include "report_blocks.h"
 #include "tcp_state.h"
@@ -26,7 +27,7 @@
 
 #define OPTIONS_HELP                                                           \
   "ListeningPorts, LocalPort, RemotePort, AllPortsSummary, States, "           \
-  "ReportAcceptQueue, ReportSelf and <Namespace>"
+  "ReportAcceptQueue, ReportSelf, <Connections> and <Namespace>"
 
 /* One network namespace to count: the daemon's own, or a <Namespace>. */
 struct ns_reader {
@@ -117,6 +118,77 @@ static int apply_option(struct ns_reader *in, const oconfig_item_t *child) {
   return 0;
 }
 
+/* A <Connections> option's values joined by single spaces for
+ * conns_apply(): strings verbatim, whole numbers without decimals (so
+ * RemotePort 5432 reads as "5432"). */
+static int join_conns_values(const oconfig_item_t *ci, char *buf, size_t len) {
+  size_t used = 0;
+
+  buf[0] = '\0';
+  for (int i = 0; i < ci->values_num; i++) {
+    const oconfig_value_t *v = &ci->values[i];
+    const char *sep = i ? " " : "";
+    int n;
+
+    if (v->type == OCONFIG_TYPE_STRING)
+      n = snprintf(buf + used, len - used, "%s%s", sep, v->value.string);
+    else if (v->type == OCONFIG_TYPE_NUMBER && v->value.number >= -1e9 &&
+             v->value.number <= 1e9 &&
+             v->value.number == (double)(long)v->value.number)
+      n = snprintf(buf + used, len - used, "%s%ld", sep, (long)v->value.number);
+    else if (v->type == OCONFIG_TYPE_NUMBER)
+      n = snprintf(buf + used, len - used, "%s%g", sep, v->value.number);
+    else
+      n = snprintf(buf + used, len - used, "%s%s", sep,
+                   v->value.boolean ? "true" : "false");
+    if (n < 0 || (size_t)n >= len - used)
+      return -1;
+    used += (size_t)n;
+  }
+  return 0;
+}
+
+/* <Connections "NAME"> with LocalPort, RemotePort, LocalAddress,
+ * RemoteAddress and States: parsed by the core (conn_blocks.c), which
+ * names the block, the option and the value in every error. */
+static int config_connections(struct ns_reader *in, const oconfig_item_t *ci) {
+  char value[1024], err[512];
+
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING) {
+    log_line(LOG_ERR, in,
+             "<Connections> needs one name, as in <Connections \"pg_app\">.");
+    return -1;
+  }
+  if (conns_begin(&in->cfg, ci->values[0].value.string, err, sizeof(err)) !=
+      0) {
+    log_line(LOG_ERR, in, "%s.", err);
+    return -1;
+  }
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *child = &ci->children[i];
+
+    if (child->children_num > 0) {
+      log_line(LOG_ERR, in, "<Connections \"%s\">: unexpected block <%s>.",
+               ci->values[0].value.string, child->key);
+      return -1;
+    }
+    if (join_conns_values(child, value, sizeof(value)) != 0) {
+      log_line(LOG_ERR, in, "<Connections \"%s\">: %s: value too long.",
+               ci->values[0].value.string, child->key);
+      return -1;
+    }
+    if (conns_apply(&in->cfg, child->key, value, err, sizeof(err)) != 0) {
+      log_line(LOG_ERR, in, "%s.", err);
+      return -1;
+    }
+  }
+  if (conns_finish(&in->cfg, err, sizeof(err)) != 0) {
+    log_line(LOG_ERR, in, "%s.", err);
+    return -1;
+  }
+  return 0;
+}
+
 /* Path "/var/run/netns/NAME" or Pid N: where the namespace is. */
 static int config_target(struct ns_reader *in, const oconfig_item_t *child,
                          bool is_path) {
@@ -198,6 +270,11 @@ static int config_namespace(const oconfig_item_t *ci) {
     bool is_path = strcasecmp(child->key, "Path") == 0;
     bool is_pid = strcasecmp(child->key, "Pid") == 0;
 
+    if (strcasecmp(child->key, "Connections") == 0) {
+      if (config_connections(in, child) != 0)
+        return -1;
+      continue;
+    }
     if (child->children_num > 0) {
       log_line(LOG_ERR, in, "unexpected block <%s>.", child->key);
       return -1;
@@ -230,6 +307,8 @@ static int tcd_config(oconfig_item_t *ci) {
 
     if (strcasecmp(child->key, "Namespace") == 0) {
       err = config_namespace(child);
+    } else if (strcasecmp(child->key, "Connections") == 0) {
+      err = config_connections(&host, child);
     } else if (child->children_num > 0) {
       log_line(LOG_ERR, NULL,
                "unexpected block <%s> inside <Plugin %s>; the options "
@@ -295,6 +374,16 @@ static void submit_block(void *ctx, const char *instance,
                    (gauge_t)counts[state]);
 }
 
+/* A <Connections> block: its own states, zeros included. */
+static void submit_conns(void *ctx, const char *instance,
+                         const uint32_t *counts, uint32_t states) {
+  (void)ctx;
+  for (int state = TCS_MIN; state <= TCS_MAX; state++)
+    if (states & (1u << state))
+      dispatch_one(instance, "tcp_connections", tcs_names[state],
+                   (gauge_t)counts[state]);
+}
+
 static void submit_queue(void *ctx, const char *instance, uint32_t accept_queue,
                          uint32_t backlog) {
   (void)ctx;
@@ -323,6 +412,10 @@ static void log_source_once(struct ns_reader *in) {
     return;
   log_line(src == SOURCE_PROC ? LOG_WARNING : LOG_INFO, in,
            "reading from %s: %s.", read_source_name(src), why);
+  if (src == SOURCE_PROC && in->cfg.nconns > 0)
+    log_line(LOG_WARNING, in,
+             "<Connections> blocks need sock_diag (the /proc fallback has no "
+             "address filter here); they are not reported.");
   in->source_logged = true;
 }
 
@@ -374,6 +467,7 @@ static int read_namespace(struct ns_reader *in) {
     log_line(LOG_INFO, in, "reading works again.");
   in->last_error = 0;
   report_each_block(in->collector, in->name, submit_block, in);
+  report_each_conns(in->collector, in->name, submit_conns, in);
   report_each_queue(in->collector, in->name, submit_queue, in);
   if (in->cfg.report_self)
     submit_self(in);

@@ -3,12 +3,12 @@
 
 #include "bytecode.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* nla_len is a u16 that counts the 4-byte attribute header: a longer
  * program cannot even be sent, so it never reaches the audit. */
@@ -23,19 +23,50 @@ static struct inet_diag_bc_op op_at(const uint8_t *bc, long off) {
   return op;
 }
 
-/* The op plus its operand, or 0 for a code this model does not know. */
-static long min_len(uint8_t code) {
-  switch (code) {
+/* The op plus its operand, or 0 for a code this model does not know or
+ * an operand that does not fit the len bytes left: the kernel's min_len
+ * with valid_hostcond() and valid_port_comparison(). */
+static long min_len(const uint8_t *bc, long off, long len) {
+  struct inet_diag_hostcond cond;
+  long min = 4, addr_len;
+
+  switch (bc[off]) {
   case INET_DIAG_BC_NOP:
   case INET_DIAG_BC_JMP:
-    return 4;
+    return min;
   case INET_DIAG_BC_S_GE:
   case INET_DIAG_BC_S_LE:
   case INET_DIAG_BC_D_GE:
   case INET_DIAG_BC_D_LE:
   case INET_DIAG_BC_S_EQ:
   case INET_DIAG_BC_D_EQ:
-    return 8; /* the port sits in a second op header */
+    min += 4; /* the port sits in a second op header */
+    return len < min ? 0 : min;
+  case INET_DIAG_BC_S_COND:
+  case INET_DIAG_BC_D_COND:
+    /* valid_hostcond(): the hostcond first, then the address its family
+     * says, then the prefix within that address. */
+    min += (long)sizeof(cond);
+    if (len < min)
+      return 0;
+    memcpy(&cond, bc + off + 4, sizeof(cond));
+    switch (cond.family) {
+    case AF_UNSPEC:
+      addr_len = 0;
+      break;
+    case AF_INET:
+      addr_len = 4;
+      break;
+    case AF_INET6:
+      addr_len = 16;
+      break;
+    default:
+      return 0;
+    }
+    min += addr_len;
+    if (len < min || cond.prefix_len > 8 * addr_len)
+      return 0;
+    return min;
   default:
     return 0;
   }
@@ -77,9 +108,9 @@ int bcm_audit(const uint8_t *bc, size_t size) {
     if (len < 4)
       return -EINVAL;
     struct inet_diag_bc_op op = op_at(bc, off);
-    long min = min_len(op.code);
+    long min = min_len(bc, off, len);
 
-    if (min == 0 || len < min)
+    if (min == 0)
       return -EINVAL;
     /* NOP is always true, so its `no` is never taken and not checked. */
     if (op.code != INET_DIAG_BC_NOP) {
@@ -98,18 +129,59 @@ int bcm_audit(const uint8_t *bc, size_t size) {
   return len == 0 ? 0 : -EINVAL;
 }
 
-int bcm_run(const uint8_t *bc, size_t size, uint16_t sport, uint16_t dport,
-            unsigned *ops_executed) {
+/* The kernel's bitstring_match(): the first bits bits of a1 and a2 are
+ * equal (whole 32-bit words, then a masked one). */
+static int bitstring_match(const uint8_t *a1, const uint8_t *a2, int bits) {
+  int words = bits >> 5;
+
+  bits &= 0x1f;
+  if (words && memcmp(a1, a2, (size_t)words * 4) != 0)
+    return 0;
+  if (bits) {
+    uint32_t w1, w2, mask = htonl(0xffffffffu << (32 - bits));
+
+    memcpy(&w1, a1 + words * 4, 4);
+    memcpy(&w2, a2 + words * 4, 4);
+    if ((w1 ^ w2) & mask)
+      return 0;
+  }
+  return 1;
+}
+
+/* S_COND/D_COND as inet_diag_bc_run() evaluates them. */
+static int host_cond(const uint8_t *bc, long off, int is_src,
+                     const struct bcm_sock *s) {
+  struct inet_diag_hostcond cond;
+  const uint8_t *caddr = bc + off + 4 + sizeof(cond);
+  const uint8_t *addr = is_src ? s->src : s->dst;
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+  memcpy(&cond, bc + off + 4, sizeof(cond));
+  if (cond.port != -1 && cond.port != (is_src ? s->sport : s->dport))
+    return 0;
+  if (cond.family != AF_UNSPEC && cond.family != s->family) {
+    /* An IPv4 condition on an IPv4-mapped address of an IPv6 socket. */
+    return s->family == AF_INET6 && cond.family == AF_INET &&
+           memcmp(addr, mapped, sizeof(mapped)) == 0 &&
+           bitstring_match(addr + 12, caddr, cond.prefix_len);
+  }
+  if (cond.prefix_len == 0)
+    return 1;
+  return bitstring_match(addr, caddr, cond.prefix_len);
+}
+
+int bcm_run_sock(const uint8_t *bc, size_t size, const struct bcm_sock *s,
+                 unsigned *ops_executed) {
   long len = (long)size, off = 0;
   unsigned n = 0;
   int accepted = 0;
 
   while (len > 0) {
-    long min = len >= 4 ? min_len(bc[off]) : 0;
+    long min = len >= 4 ? min_len(bc, off, len) : 0;
 
     /* Unknown op, or one that would read past the program: cannot happen
      * after bcm_audit(); report a reject rather than read out of bounds. */
-    if (min == 0 || len < min)
+    if (min == 0)
       goto out;
     struct inet_diag_bc_op op = op_at(bc, off);
     uint16_t port = min == 8 ? op_at(bc, off + 4).no : 0;
@@ -122,22 +194,26 @@ int bcm_run(const uint8_t *bc, size_t size, uint16_t sport, uint16_t dport,
       yes = 0;
       break;
     case INET_DIAG_BC_S_GE:
-      yes = sport >= port;
+      yes = s->sport >= port;
       break;
     case INET_DIAG_BC_S_LE:
-      yes = sport <= port;
+      yes = s->sport <= port;
       break;
     case INET_DIAG_BC_S_EQ:
-      yes = sport == port;
+      yes = s->sport == port;
       break;
     case INET_DIAG_BC_D_GE:
-      yes = dport >= port;
+      yes = s->dport >= port;
       break;
     case INET_DIAG_BC_D_LE:
-      yes = dport <= port;
+      yes = s->dport <= port;
       break;
     case INET_DIAG_BC_D_EQ:
-      yes = dport == port;
+      yes = s->dport == port;
+      break;
+    case INET_DIAG_BC_S_COND:
+    case INET_DIAG_BC_D_COND:
+      yes = host_cond(bc, off, op.code == INET_DIAG_BC_S_COND, s);
       break;
     }
     n++;
@@ -154,6 +230,13 @@ out:
   if (ops_executed != NULL)
     *ops_executed = n;
   return accepted;
+}
+
+int bcm_run(const uint8_t *bc, size_t size, uint16_t sport, uint16_t dport,
+            unsigned *ops_executed) {
+  struct bcm_sock s = {.family = AF_INET, .sport = sport, .dport = dport};
+
+  return bcm_run_sock(bc, size, &s, ops_executed);
 }
 
 int bcm_compile_ports(const uint16_t *local, size_t nlocal,

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* bc_compile(): every program it emits must pass the kernel's audit and
  * give, for every socket, the same verdict as set membership, in a number
- * of ops logarithmic in the number of ports. Checked through the
- * user-space model of the kernel in bc_model.c. */
+ * of ops logarithmic in the number of ports. bc_compile_filter() with
+ * terms (the <Connections> blocks: ports and S_COND/D_COND addresses)
+ * must give the verdict of "ports, or any term", each term an AND of
+ * ORs, for sockets of both families and IPv4-mapped ones. Checked
+ * through the user-space model of the kernel in bc_model.c, whose host
+ * conditions are checked here against hand-written programs. */
 #include "bc_model.h"
 #include "bytecode.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define NPORTS 65536
 #define MAX_SET 256
@@ -637,7 +643,8 @@ START_TEST(model_rejects_bad_programs) {
   n = put_port_op(bc, 0, INET_DIAG_BC_S_GE, 8, 16, 80);
   ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
 
-  /* unknown opcodes, including real kernel ops this model leaves out */
+  /* unknown opcodes, including real kernel ops this model leaves out
+   * (an 8-byte S_COND is refused too: its hostcond does not fit) */
   static const uint8_t unknown[] = {INET_DIAG_BC_AUTO,
                                     INET_DIAG_BC_S_COND,
                                     INET_DIAG_BC_MARK_COND,
@@ -708,6 +715,492 @@ START_TEST(model_rejects_bad_programs) {
 }
 END_TEST
 
+/* --- host conditions and terms --------------------------------------- */
+
+/* An S_COND/D_COND op: header, hostcond, then alen address bytes. */
+static size_t put_host_op(uint8_t *bc, size_t off, uint8_t code, uint8_t yes,
+                          uint16_t no, uint8_t family, uint8_t prefix, int port,
+                          const void *addr, size_t alen) {
+  struct inet_diag_hostcond cond;
+
+  memset(&cond, 0, sizeof(cond));
+  cond.family = family;
+  cond.prefix_len = prefix;
+  cond.port = port;
+  off = put_op(bc, off, code, yes, no);
+  memcpy(bc + off, &cond, sizeof(cond));
+  off += sizeof(cond);
+  memcpy(bc + off, addr, alen);
+  return off + alen;
+}
+
+static struct bcm_sock sock4(const char *src, const char *dst, uint16_t sp,
+                             uint16_t dp) {
+  struct bcm_sock s = {.family = AF_INET, .sport = sp, .dport = dp};
+
+  ck_assert_int_eq(inet_pton(AF_INET, src, s.src), 1);
+  ck_assert_int_eq(inet_pton(AF_INET, dst, s.dst), 1);
+  return s;
+}
+
+static struct bcm_sock sock6(const char *src, const char *dst, uint16_t sp,
+                             uint16_t dp) {
+  struct bcm_sock s = {.family = AF_INET6, .sport = sp, .dport = dp};
+
+  ck_assert_int_eq(inet_pton(AF_INET6, src, s.src), 1);
+  ck_assert_int_eq(inet_pton(AF_INET6, dst, s.dst), 1);
+  return s;
+}
+
+static int run1(const uint8_t *bc, size_t n, struct bcm_sock s) {
+  return bcm_run_sock(bc, n, &s, NULL);
+}
+
+/* The kernel's rules, one by one, on programs written by hand: port -1 or
+ * equal; the family (an AF_INET condition also takes an IPv4-mapped
+ * address of an AF_INET6 socket, nothing else crosses); prefixes by bits
+ * (0 matches any address of the family, the full length one address). */
+START_TEST(model_host_conditions) {
+  uint8_t bc[128], a4[4], a6[16];
+  size_t n;
+
+  /* S_COND 127.0.0.0/8 any port: yes 16, no 20 (reject) */
+  inet_pton(AF_INET, "127.0.0.0", a4);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_INET, 8, -1, a4, 4);
+  ck_assert_uint_eq(n, 16);
+  ck_assert_int_eq(bcm_audit(bc, n), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("127.1.2.3", "10.0.0.1", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("128.0.0.1", "127.0.0.1", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("126.255.255.255", "1.1.1.1", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock6("::ffff:127.0.0.5", "::1", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("::ffff:128.0.0.5", "::1", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock6("::1", "::1", 1, 2)), 0);
+  /* not mapped: ::127.0.0.5 (compatible), ::fffe:127.0.0.5, 64:ff9b:: */
+  ck_assert_int_eq(run1(bc, n, sock6("::127.0.0.5", "::1", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock6("::fffe:7f00:5", "::1", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock6("64:ff9b::7f00:5", "::1", 1, 2)), 0);
+  /* D_COND looks at the remote address */
+  bc[0] = INET_DIAG_BC_D_COND;
+  ck_assert_int_eq(run1(bc, n, sock4("10.0.0.1", "127.9.9.9", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("127.9.9.9", "10.0.0.1", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock6("::1", "::ffff:127.0.0.1", 1, 2)), 1);
+
+  /* prefix 0: any IPv4 address, mapped ones too, no IPv6 one */
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_INET, 0, -1, a4, 4);
+  ck_assert_int_eq(bcm_audit(bc, n), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("1.2.3.4", "1.1.1.1", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("::ffff:1.2.3.4", "::", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("fd00::1", "::", 1, 2)), 0);
+  /* prefix 32: one address; 31: two */
+  inet_pton(AF_INET, "10.2.3.4", a4);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_INET, 32, -1, a4, 4);
+  ck_assert_int_eq(bcm_audit(bc, n), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("10.2.3.4", "0.0.0.0", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("10.2.3.5", "0.0.0.0", 1, 2)), 0);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_INET, 31, -1, a4, 4);
+  ck_assert_int_eq(run1(bc, n, sock4("10.2.3.5", "0.0.0.0", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("10.2.3.6", "0.0.0.0", 1, 2)), 0);
+  /* /20 cuts a byte: 10.1.16.0/20 is 10.1.16.0-10.1.31.255 */
+  inet_pton(AF_INET, "10.1.16.0", a4);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_INET, 20, -1, a4, 4);
+  ck_assert_int_eq(run1(bc, n, sock4("10.1.31.255", "0.0.0.0", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("10.1.32.0", "0.0.0.0", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("10.1.15.255", "0.0.0.0", 1, 2)), 0);
+
+  /* IPv6: /48, /97 (a bit into the fourth word), /128, /0 */
+  inet_pton(AF_INET6, "fd00:1::", a6);
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 28, 32, AF_INET6, 48, -1, a6, 16);
+  ck_assert_uint_eq(n, 28);
+  ck_assert_int_eq(bcm_audit(bc, n), 0);
+  ck_assert_int_eq(run1(bc, n, sock6("::1", "fd00:1:0:ffff::9", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("::1", "fd00:2::9", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("10.0.0.1", "253.0.0.1", 1, 2)), 0);
+  inet_pton(AF_INET6, "fd00::8000:0", a6);
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 28, 32, AF_INET6, 97, -1, a6, 16);
+  ck_assert_int_eq(run1(bc, n, sock6("::", "fd00::ffff:ffff", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("::", "fd00::7fff:ffff", 1, 2)), 0);
+  inet_pton(AF_INET6, "::1", a6);
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 28, 32, AF_INET6, 128, -1, a6,
+                  16);
+  ck_assert_int_eq(run1(bc, n, sock6("::", "::1", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("::", "::2", 1, 2)), 0);
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 28, 32, AF_INET6, 0, -1, a6, 16);
+  ck_assert_int_eq(run1(bc, n, sock6("::", "2001:db8::1", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("::", "::ffff:1.2.3.4", 1, 2)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("1.2.3.4", "1.2.3.4", 1, 2)), 0);
+  /* an IPv6 condition never takes an IPv4 socket, even ::ffff:0:0/96 */
+  inet_pton(AF_INET6, "::ffff:0:0", a6);
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 28, 32, AF_INET6, 96, -1, a6, 16);
+  ck_assert_int_eq(run1(bc, n, sock4("1.2.3.4", "1.2.3.4", 1, 2)), 0);
+  ck_assert_int_eq(run1(bc, n, sock6("::", "::ffff:1.2.3.4", 1, 2)), 1);
+
+  /* ss's port-only form: AF_UNSPEC, prefix 0, a port; here the 56-byte
+   * program for "sport = :80 or sport = :443 or dport = :80" from
+   * sock_diag.md (4 zero address bytes follow each hostcond there, so
+   * yes is 16 though AF_UNSPEC needs 12) */
+  memset(a4, 0, 4);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_UNSPEC, 0, 80, a4, 4);
+  n = put_op(bc, n, INET_DIAG_BC_JMP, 4, 20);
+  n = put_host_op(bc, n, INET_DIAG_BC_S_COND, 16, 20, AF_UNSPEC, 0, 443, a4, 4);
+  n = put_op(bc, n, INET_DIAG_BC_JMP, 4, 20);
+  n = put_host_op(bc, n, INET_DIAG_BC_D_COND, 16, 20, AF_UNSPEC, 0, 80, a4, 4);
+  ck_assert_uint_eq(n, 56);
+  ck_assert_int_eq(bcm_audit(bc, n), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("1.1.1.1", "2.2.2.2", 80, 1)), 1);
+  ck_assert_int_eq(run1(bc, n, sock6("::1", "::2", 443, 1)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("1.1.1.1", "2.2.2.2", 1, 80)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("1.1.1.1", "2.2.2.2", 81, 443)), 0);
+  /* a port and an address: both must hold */
+  inet_pton(AF_INET, "127.0.0.0", a4);
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 16, 20, AF_INET, 8, 5432, a4, 4);
+  ck_assert_int_eq(run1(bc, n, sock4("1.1.1.1", "127.0.0.2", 9, 5432)), 1);
+  ck_assert_int_eq(run1(bc, n, sock4("1.1.1.1", "127.0.0.2", 9, 5433)), 0);
+  ck_assert_int_eq(run1(bc, n, sock4("1.1.1.1", "128.0.0.2", 9, 5432)), 0);
+}
+END_TEST
+
+/* valid_hostcond(): the family, the address that family needs, the prefix
+ * within it, and yes/no at least the whole op. */
+START_TEST(model_rejects_bad_host_conditions) {
+  uint8_t bc[128], a6[16] = {0};
+  size_t n;
+
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_INET, 32, -1, a6, 4);
+  ck_assert_int_eq(bcm_audit(bc, n), 0); /* control */
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, AF_INET, 33, -1, a6, 4);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 20, 3, 0, -1, a6, 4);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 12, 16, AF_UNSPEC, 1, -1, a6, 0);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 12, 16, AF_UNSPEC, 0, -1, a6, 0);
+  ck_assert_int_eq(bcm_audit(bc, n), 0); /* control: 12 bytes suffice */
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 28, 32, AF_INET6, 128, -1, a6,
+                  16);
+  ck_assert_int_eq(bcm_audit(bc, n), 0); /* control */
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 28, 32, AF_INET6, 129, -1, a6,
+                  16);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+  /* an AF_INET6 condition with an IPv4-sized address: the program ends
+   * inside the address */
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 16, 20, AF_INET6, 0, -1, a6, 4);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+  /* ... and inside a longer program, yes below the op's length */
+  n = put_host_op(bc, 0, INET_DIAG_BC_D_COND, 16, 32, AF_INET6, 0, -1, a6, 16);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+  /* no below the op's length */
+  n = put_host_op(bc, 0, INET_DIAG_BC_S_COND, 16, 12, AF_INET, 8, -1, a6, 4);
+  n = put_op(bc, n, INET_DIAG_BC_NOP, 4, 0);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+  /* the hostcond itself cut: 8 bytes in all */
+  n = put_op(bc, 0, INET_DIAG_BC_S_COND, 8, 12);
+  n = put_op(bc, n, AF_INET, 0, 0);
+  ck_assert_int_eq(bcm_audit(bc, n), -EINVAL);
+}
+END_TEST
+
+/* A random filter: port sets, then terms with random groups. */
+#define MAXT 12
+#define MAXM 6
+struct tfilter {
+  struct bc_range local[MAXM], remote[MAXM];
+  size_t nlocal, nremote;
+  struct {
+    struct bc_range lp[MAXM], rp[MAXM];
+    struct bc_host src[MAXM], dst[MAXM];
+    size_t nlp, nrp, nsrc, ndst;
+  } t[MAXT];
+  size_t nterms;
+  struct bc_term terms[MAXT];
+};
+
+/* Ports from a small pool so sockets hit them often. */
+static const uint16_t port_pool[] = {1, 22, 80, 443, 5432, 5433, 8080, 65535};
+static const char *const addr4_pool[] = {"127.0.0.1", "127.0.0.2",
+                                         "10.1.0.0",  "10.1.255.7",
+                                         "0.0.0.0",   "255.255.255.255"};
+static const char *const addr6_pool[] = {
+    "::1", "fd00:1::",  "fd00:1:0:ffff::9", "::ffff:127.0.0.1",
+    "::",  "2001:db8::"};
+
+static struct bc_range rnd_range(void) {
+  uint16_t a = port_pool[rnd_below(8)], b = port_pool[rnd_below(8)];
+
+  if (rnd_below(3) != 0)
+    b = a;
+  return a <= b ? (struct bc_range){a, b} : (struct bc_range){b, a};
+}
+
+static void rnd_addr(uint8_t family, uint8_t *out) {
+  memset(out, 0, 16);
+  if (family == AF_INET)
+    inet_pton(AF_INET, addr4_pool[rnd_below(6)], out);
+  else
+    inet_pton(AF_INET6, addr6_pool[rnd_below(6)], out);
+  /* and sometimes a few random bits flipped */
+  for (unsigned k = rnd_below(3); k > 0; k--) {
+    unsigned bit = rnd_below(family == AF_INET ? 32 : 128);
+    out[bit / 8] ^= (uint8_t)(0x80u >> (bit % 8));
+  }
+}
+
+static struct bc_host rnd_host(void) {
+  struct bc_host h;
+  unsigned max;
+
+  h.family = rnd_below(2) ? AF_INET : AF_INET6;
+  max = h.family == AF_INET ? 32 : 128;
+  rnd_addr(h.family, h.addr);
+  switch (rnd_below(4)) {
+  case 0:
+    h.prefix_len = 0;
+    break;
+  case 1:
+    h.prefix_len = (uint8_t)max;
+    break;
+  default:
+    h.prefix_len = (uint8_t)rnd_below(max + 1);
+    break;
+  }
+  return h;
+}
+
+static void rnd_filter(struct tfilter *f) {
+  memset(f, 0, sizeof(*f));
+  f->nlocal = rnd_below(3) == 0 ? rnd_below(MAXM) : 0;
+  f->nremote = rnd_below(3) == 0 ? rnd_below(MAXM) : 0;
+  for (size_t i = 0; i < f->nlocal; i++)
+    f->local[i] = rnd_range();
+  for (size_t i = 0; i < f->nremote; i++)
+    f->remote[i] = rnd_range();
+  f->nterms = rnd_below(MAXT + 1);
+  if (f->nterms == 0 && f->nlocal == 0 && f->nremote == 0)
+    f->nterms = 1;
+  for (size_t i = 0; i < f->nterms; i++) {
+    do {
+      f->t[i].nlp = rnd_below(3) == 0 ? 1 + rnd_below(MAXM - 1) : 0;
+      f->t[i].nrp = rnd_below(3) == 0 ? 1 + rnd_below(MAXM - 1) : 0;
+      f->t[i].nsrc = rnd_below(2) == 0 ? 1 + rnd_below(MAXM - 1) : 0;
+      f->t[i].ndst = rnd_below(2) == 0 ? 1 + rnd_below(MAXM - 1) : 0;
+    } while (f->t[i].nlp + f->t[i].nrp + f->t[i].nsrc + f->t[i].ndst == 0);
+    for (size_t k = 0; k < f->t[i].nlp; k++)
+      f->t[i].lp[k] = rnd_range();
+    for (size_t k = 0; k < f->t[i].nrp; k++)
+      f->t[i].rp[k] = rnd_range();
+    for (size_t k = 0; k < f->t[i].nsrc; k++)
+      f->t[i].src[k] = rnd_host();
+    for (size_t k = 0; k < f->t[i].ndst; k++)
+      f->t[i].dst[k] = rnd_host();
+    f->terms[i] = (struct bc_term){.local = f->t[i].lp,
+                                   .nlocal = f->t[i].nlp,
+                                   .remote = f->t[i].rp,
+                                   .nremote = f->t[i].nrp,
+                                   .src = f->t[i].src,
+                                   .nsrc = f->t[i].nsrc,
+                                   .dst = f->t[i].dst,
+                                   .ndst = f->t[i].ndst};
+  }
+}
+
+/* The expected verdicts, from the rules written again bit by bit. */
+static bool ref_bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits) {
+  for (unsigned i = 0; i < bits; i++)
+    if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
+      return false;
+  return true;
+}
+
+static bool ref_host(const struct bc_host *h, const struct bcm_sock *s,
+                     const uint8_t *addr) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+  if (h->family == s->family)
+    return ref_bits_equal(addr, h->addr, h->prefix_len);
+  return h->family == AF_INET && s->family == AF_INET6 &&
+         memcmp(addr, mapped, 12) == 0 &&
+         ref_bits_equal(addr + 12, h->addr, h->prefix_len);
+}
+
+static bool ref_ports(const struct bc_range *r, size_t n, uint16_t p) {
+  for (size_t i = 0; i < n; i++)
+    if (p >= r[i].lo && p <= r[i].hi)
+      return true;
+  return false;
+}
+
+static bool ref_hosts(const struct bc_host *h, size_t n,
+                      const struct bcm_sock *s, const uint8_t *addr) {
+  for (size_t i = 0; i < n; i++)
+    if (ref_host(&h[i], s, addr))
+      return true;
+  return false;
+}
+
+static bool ref_verdict(const struct tfilter *f, const struct bcm_sock *s) {
+  if (ref_ports(f->local, f->nlocal, s->sport) ||
+      ref_ports(f->remote, f->nremote, s->dport))
+    return true;
+  for (size_t i = 0; i < f->nterms; i++) {
+    const struct bc_term *t = &f->terms[i];
+
+    if ((t->nlocal == 0 || ref_ports(t->local, t->nlocal, s->sport)) &&
+        (t->nremote == 0 || ref_ports(t->remote, t->nremote, s->dport)) &&
+        (t->nsrc == 0 || ref_hosts(t->src, t->nsrc, s, s->src)) &&
+        (t->ndst == 0 || ref_hosts(t->dst, t->ndst, s, s->dst)))
+      return true;
+  }
+  return false;
+}
+
+/* A socket likely to hit the filter's conditions: ports from the pool and
+ * their neighbours, addresses from the pools (IPv4, IPv6, and IPv4 as
+ * IPv4-mapped IPv6), with bits flipped. */
+static struct bcm_sock rnd_sock(void) {
+  struct bcm_sock s;
+  unsigned kind = rnd_below(3);
+
+  memset(&s, 0, sizeof(s));
+  s.sport = (uint16_t)(port_pool[rnd_below(8)] + rnd_below(3) - 1);
+  s.dport = (uint16_t)(port_pool[rnd_below(8)] + rnd_below(3) - 1);
+  if (kind == 0) {
+    s.family = AF_INET;
+    rnd_addr(AF_INET, s.src);
+    rnd_addr(AF_INET, s.dst);
+  } else if (kind == 1) {
+    s.family = AF_INET6;
+    rnd_addr(AF_INET6, s.src);
+    rnd_addr(AF_INET6, s.dst);
+  } else {
+    uint8_t a[16];
+
+    s.family = AF_INET6;
+    for (int k = 0; k < 2; k++) {
+      uint8_t *out = k ? s.dst : s.src;
+
+      rnd_addr(AF_INET, a);
+      memset(out, 0, 10);
+      out[10] = out[11] = 0xff;
+      memcpy(out + 12, a, 4);
+      if (rnd_below(8) == 0) /* not quite mapped */
+        out[rnd_below(12)] ^= 1;
+    }
+  }
+  return s;
+}
+
+/* Thousands of random filters with terms, each compiled with and without
+ * S_EQ, audited, and run on hundreds of sockets against the rules. */
+START_TEST(terms_match_the_rules) {
+  static struct tfilter f;
+  unsigned long runs = 0, accepted = 0;
+
+  rng_seed(7, 7, 7);
+  for (unsigned iter = 0; iter < 4000; iter++) {
+    struct bc_filter bf;
+
+    rnd_filter(&f);
+    bf = (struct bc_filter){.local = f.local,
+                            .nlocal = f.nlocal,
+                            .remote = f.remote,
+                            .nremote = f.nremote,
+                            .terms = f.terms,
+                            .nterms = f.nterms};
+    for (size_t fl = 0; fl < 2; fl++) {
+      size_t len = 0;
+      int err = bc_compile_filter(&bf, flag_sets[fl], prog, BC_MAX_LEN, &len);
+
+      ck_assert_msg(err == 0, "iter %u: bc_compile_filter %d", iter, err);
+      ck_assert_msg(bcm_audit(prog, len) == 0,
+                    "iter %u: the audit refuses a %zu-byte program", iter, len);
+      for (unsigned k = 0; k < 200; k++) {
+        struct bcm_sock s = rnd_sock();
+        int got = bcm_run_sock(prog, len, &s, NULL);
+        bool want = ref_verdict(&f, &s);
+
+        if (got != (int)want)
+          ck_abort_msg("iter %u flags %u socket %u: verdict %d, rules say %d",
+                       iter, flag_sets[fl], k, got, want);
+        runs++;
+        accepted += (unsigned long)got;
+      }
+    }
+  }
+  /* both verdicts are exercised, not just one */
+  ck_assert_uint_gt(accepted, runs / 20);
+  ck_assert_uint_lt(accepted, runs - runs / 20);
+}
+END_TEST
+
+/* Sizes: a block of one remote port and one IPv4 network is 28 bytes
+ * (D_EQ 8, D_COND 16, JMP 4), with an IPv6 network 40; E2BIG exactly
+ * past BC_MAX_LEN; an empty term or a bad host is -EINVAL. */
+START_TEST(terms_sizes_and_limits) {
+  static struct bc_term terms[3000];
+  struct bc_range port = {5432, 5432};
+  struct bc_host h4 = {.family = AF_INET, .prefix_len = 16};
+  struct bc_host h6 = {.family = AF_INET6, .prefix_len = 48};
+  struct bc_filter f = {.terms = terms};
+  size_t len = 0, fit4 = BC_MAX_LEN / 28, fit6 = BC_MAX_LEN / 40;
+
+  h4.addr[0] = 10;
+  h4.addr[1] = 1;
+  h6.addr[0] = 0xfd;
+  for (size_t i = 0; i < 3000; i++)
+    terms[i] =
+        (struct bc_term){.remote = &port, .nremote = 1, .dst = &h4, .ndst = 1};
+  f.nterms = 1;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), 0);
+  ck_assert_uint_eq(len, 28);
+  f.nterms = fit4;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), 0);
+  ck_assert_uint_eq(len, 28 * fit4);
+  ck_assert_int_eq(bcm_audit(prog, len), 0);
+  f.nterms = fit4 + 1;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), -E2BIG);
+  for (size_t i = 0; i < 3000; i++)
+    terms[i].dst = &h6;
+  f.nterms = 1;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), 0);
+  ck_assert_uint_eq(len, 40);
+  f.nterms = fit6;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), 0);
+  ck_assert_int_eq(bcm_audit(prog, len), 0);
+  f.nterms = fit6 + 1;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), -E2BIG);
+  /* a smaller buffer: E2BIG at its size */
+  f.nterms = 2;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, 79, &len), -E2BIG);
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, 80, &len), 0);
+
+  /* empty term, bad hosts, empty filter */
+  terms[0] = (struct bc_term){0};
+  f.nterms = 1;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), -EINVAL);
+  h4.prefix_len = 33;
+  terms[0] = (struct bc_term){.dst = &h4, .ndst = 1};
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), -EINVAL);
+  h4.prefix_len = 0;
+  h4.family = AF_UNSPEC;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), -EINVAL);
+  f.nterms = 0;
+  ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), -EINVAL);
+
+  /* no term: exactly bc_compile()'s program */
+  {
+    static uint8_t other[256];
+    struct bc_range l[] = {{80, 80}, {443, 443}};
+    size_t len2 = 0;
+
+    f = (struct bc_filter){.local = l, .nlocal = 2};
+    ck_assert_int_eq(bc_compile_filter(&f, 0, prog, BC_MAX_LEN, &len), 0);
+    ck_assert_int_eq(bc_compile(l, 2, NULL, 0, 0, other, sizeof(other), &len2),
+                     0);
+    ck_assert_uint_eq(len, len2);
+    ck_assert_mem_eq(prog, other, len);
+  }
+}
+END_TEST
+
 static Suite *bytecode_suite(void) {
   Suite *s = suite_create("bytecode");
   TCase *tc = tcase_create("exhaustive");
@@ -733,6 +1226,14 @@ static Suite *bytecode_suite(void) {
   tc = tcase_create("model");
   tcase_add_test(tc, model_accepts_documented_programs);
   tcase_add_test(tc, model_rejects_bad_programs);
+  tcase_add_test(tc, model_host_conditions);
+  tcase_add_test(tc, model_rejects_bad_host_conditions);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("terms");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, terms_match_the_rules);
+  tcase_add_test(tc, terms_sizes_and_limits);
   suite_add_tcase(s, tc);
   return s;
 }

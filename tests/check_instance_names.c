@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Plugin instances cannot collide: every kind of instance the plugin can
- * produce (all, self, ports and ranges, local and remote, with and
- * without a block name) is enumerated over edge values and names, and
+ * produce (all, self, ports and ranges, local and remote, <Connections>
+ * blocks by their name, with and without a namespace block's name) is
+ * enumerated over edge values and names, and
  * each must parse back to exactly the block it was made for. A parser
  * that recovers the block from the string proves that no two different
  * blocks share a string; the pairwise comparison checks it directly. */
@@ -13,7 +14,8 @@
 #include <string.h>
 
 /* The inverse of instance_format(), written from the rule alone. */
-static int parse(const char *s, char *name, struct instance_id *id) {
+static int parse(const char *s, char *name, char *conns,
+                 struct instance_id *id) {
   char buf[128], *field[5];
   int n = 0;
 
@@ -38,6 +40,12 @@ static int parse(const char *s, char *name, struct instance_id *id) {
     return id->kind = INSTANCE_ALL, 0;
   if (n == 1 && strcmp(field[0], "self") == 0)
     return id->kind = INSTANCE_SELF, 0;
+  if (n == 1 && ((field[0][0] >= 'a' && field[0][0] <= 'z') ||
+                 (field[0][0] >= 'A' && field[0][0] <= 'Z'))) {
+    strcpy(conns, field[0]); /* a <Connections> block's name */
+    id->conns = conns;
+    return id->kind = INSTANCE_NAMED, 0;
+  }
   if (n < 2 || n > 3)
     return -1;
   if (strcmp(field[n - 1], "local") == 0)
@@ -58,6 +66,8 @@ static int same(const struct instance_id *a, const struct instance_id *b) {
     return 0;
   if (a->kind == INSTANCE_ALL || a->kind == INSTANCE_SELF)
     return 1;
+  if (a->kind == INSTANCE_NAMED)
+    return strcmp(a->conns, b->conns) == 0;
   return a->lo == b->lo && a->hi == b->hi;
 }
 
@@ -72,7 +82,7 @@ static const char *const names[] = {
 static const uint16_t ports[] = {1, 9, 10, 80, 90, 91, 443, 8080, 32767, 65535};
 
 struct made {
-  char text[80];
+  char text[112];
   struct instance_id id;
 };
 
@@ -82,7 +92,7 @@ static int cmp_made(const void *a, const void *b) {
 
 START_TEST(every_instance_parses_back_and_none_collide) {
   size_t nn = sizeof(names) / sizeof(names[0]), np = sizeof(ports) / 2, n = 0;
-  size_t cap = nn * (2 + 2 * np * np);
+  size_t cap = nn * (2 + 2 * np * np + nn);
   struct made *m = calloc(cap, sizeof(*m));
 
   ck_assert_ptr_nonnull(m);
@@ -105,12 +115,20 @@ START_TEST(every_instance_parses_back_and_none_collide) {
           m[n].id = id;
           n++;
         }
+    /* <Connections> blocks: every valid name, alone or in a namespace */
+    for (size_t k = 1; k < nn; k++) {
+      struct instance_id id = {
+          .name = names[i], .kind = INSTANCE_NAMED, .conns = names[k]};
+      ck_assert_int_gt(instance_format(m[n].text, sizeof(m[n].text), &id), 0);
+      m[n].id = id;
+      n++;
+    }
   }
   for (size_t i = 0; i < n; i++) {
-    char name[64];
+    char name[64], conns[64];
     struct instance_id back;
-    ck_assert_msg(parse(m[i].text, name, &back) == 0, "%s does not parse",
-                  m[i].text);
+    ck_assert_msg(parse(m[i].text, name, conns, &back) == 0,
+                  "%s does not parse", m[i].text);
     ck_assert_msg(same(&back, &m[i].id), "%s parses to another block",
                   m[i].text);
   }
@@ -169,6 +187,21 @@ START_TEST(upstream_instances_unchanged) {
   instance_format(buf, sizeof(buf), &range);
   ck_assert_str_eq(buf, "web-8000-8099-local");
   ck_assert_int_eq(instance_format(buf, 5, &range), -1);
+  struct instance_id named = {.kind = INSTANCE_NAMED, .conns = "pg_app"};
+  instance_format(buf, sizeof(buf), &named);
+  ck_assert_str_eq(buf, "pg_app");
+  named.name = "web1";
+  instance_format(buf, sizeof(buf), &named);
+  ck_assert_str_eq(buf, "web1-pg_app");
+  {
+    /* the longest: two 47-character names */
+    char big[128];
+    const char *n47 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU";
+    struct instance_id longest = {
+        .name = n47, .kind = INSTANCE_NAMED, .conns = n47};
+    ck_assert_int_eq(instance_format(big, 96, &longest), 95);
+    ck_assert_int_eq(instance_format(big, 95, &longest), -1);
+  }
 }
 END_TEST
 

@@ -2,13 +2,19 @@
 /* The collector against the real kernel: each test runs in its own empty
  * network namespace with a known set of loopback sockets and checks exact
  * counts per port and state, and that a filtered dump brought only the
- * matching sockets into user space. Needs root (CAP_SYS_ADMIN for
- * unshare); exits 77 (skipped) otherwise. */
+ * matching sockets into user space. The <Connections> programs (S_COND/
+ * D_COND host conditions) are sent to the kernel as they are and must
+ * bring back exactly the sockets the user-space model of the kernel
+ * (bc_model.c) accepts from an unfiltered dump. Needs root (CAP_SYS_ADMIN
+ * for unshare); exits 77 (skipped) otherwise. */
 #include "collector_private.h"
 #include "report_blocks.h"
+#include "bc_model.h"
 #include "bytecode.h"
+#include "conn_blocks.h"
 #include "netns.h"
 #include "options.h"
+#include "truth_dump.h"
 
 #include <check.h>
 #include <errno.h>
@@ -392,6 +398,301 @@ START_TEST(accept_queue_of_a_listener_that_never_accepts) {
 }
 END_TEST
 
+/* --- <Connections>: the kernel runs host conditions as the model --- */
+
+/* Sockets spread over addresses: v4 listeners on 127.0.0.1 and 127.0.0.5,
+ * a v6-only listener on ::1, a dual-stack [::] listener reached over IPv4
+ * (IPv4-mapped server sockets) and over IPv6; clients bound to 127.0.0.2,
+ * .3, .4, .7, .200 and ::1; some accepted, some queued, one server closed
+ * first (TIME_WAIT), one client closed first (CLOSE_WAIT/FIN_WAIT2). */
+static void build_spread(struct population *p) {
+  static const char *const from[] = {"127.0.0.2", "127.0.0.3", "127.0.0.4",
+                                     "127.0.0.200"};
+  int l1 = keep(p, tsock_listen("127.0.0.1", 61080, 0));
+  int l5 = keep(p, tsock_listen("127.0.0.5", 61081, 0));
+  int l6 = keep(p, tsock_listen("::1", 61080, 1));
+  int dual = keep(p, tsock_listen("::", 61443, 0));
+  int cl, sv;
+
+  for (size_t i = 0; i < 4; i++) {
+    keep(p, tsock_connect_from(from[i], "127.0.0.1", 61080));
+    keep(p, tsock_accept(l1));
+  }
+  keep(p, tsock_connect_from("127.0.0.7", "127.0.0.5", 61081));
+  keep(p, tsock_accept(l5));
+  keep(p, tsock_connect_from("::1", "::1", 61080));
+  keep(p, tsock_accept(l6));
+  for (int i = 0; i < 2; i++) {
+    keep(p, tsock_connect_from("127.0.0.7", "127.0.0.1", 61443));
+    keep(p, tsock_accept(dual)); /* ::ffff:127.0.0.1 <- ::ffff:127.0.0.7 */
+  }
+  keep(p, tsock_connect_from("::1", "::1", 61443));
+  keep(p, tsock_accept(dual));
+  cl = tsock_connect_from("127.0.0.4", "127.0.0.1", 61080);
+  keep(p, tsock_accept(l1));
+  close(cl); /* CLOSE_WAIT + FIN_WAIT2 */
+  cl = tsock_connect_from("127.0.0.2", "127.0.0.5", 61081);
+  sv = tsock_accept(l5);
+  close(sv);
+  usleep(50000);
+  close(cl); /* TIME_WAIT on the server side */
+  keep(p, tsock_connect_from("127.0.0.3", "127.0.0.5", 61081)); /* queued */
+  usleep(200000);
+}
+
+/* Blocks as the configuration gives them: key, value, ..., NULL. */
+static const char *const *const spread_blocks[] = {
+    (const char *const[]){"LocalPort", "61080", NULL},
+    (const char *const[]){"RemoteAddress", "127.0.0.0/30", NULL},
+    (const char *const[]){"LocalAddress", "127.0.0.1", "RemotePort", "61080",
+                          NULL},
+    (const char *const[]){"RemoteAddress", "127.0.0.7", NULL},
+    (const char *const[]){"LocalAddress", "::1", NULL},
+    (const char *const[]){"LocalAddress", "::ffff:127.0.0.0/104", NULL},
+    (const char *const[]){"RemoteAddress", "0.0.0.0/0", NULL},
+    (const char *const[]){"RemoteAddress", "::/0", NULL},
+    (const char *const[]){"LocalPort", "61000-61500", "RemoteAddress",
+                          "127.0.0.0/8 ::1", NULL},
+    (const char *const[]){"LocalAddress", "127.0.0.5 ::/0", "LocalPort",
+                          "61081 61443", NULL},
+    (const char *const[]){"RemoteAddress", "127.0.0.200/31", "LocalAddress",
+                          "127.0.0.1/32", "RemotePort", "1-65535", "LocalPort",
+                          "61080", NULL},
+};
+#define NSPREAD (sizeof(spread_blocks) / sizeof(spread_blocks[0]))
+
+static void add_spread_block(struct collector_config *cfg, size_t i) {
+  char name[16], err[512];
+  const char *const *kv = spread_blocks[i];
+
+  snprintf(name, sizeof(name), "b%zu", i);
+  ck_assert_int_eq(conns_begin(cfg, name, err, sizeof(err)), 0);
+  for (; kv[0] != NULL; kv += 2)
+    ck_assert_msg(conns_apply(cfg, kv[0], kv[1], err, sizeof(err)) == 0, "%s",
+                  err);
+  ck_assert_int_eq(conns_finish(cfg, err, sizeof(err)), 0);
+}
+
+static struct bc_term term_of(const struct config_conns *b) {
+  return (struct bc_term){.local = b->lports,
+                          .nlocal = b->nlports,
+                          .remote = b->rports,
+                          .nremote = b->nrports,
+                          .src = b->laddrs,
+                          .nsrc = b->nladdrs,
+                          .dst = b->raddrs,
+                          .ndst = b->nraddrs};
+}
+
+static struct bcm_sock bcm_of(const struct truth_sock *t) {
+  struct bcm_sock s = {
+      .family = t->family, .sport = t->sport, .dport = t->dport};
+
+  memcpy(s.src, t->src, 16);
+  memcpy(s.dst, t->dst, 16);
+  return s;
+}
+
+/* What a filtered dump brought back, as truth records. */
+static int collect(void *data, const struct diag_sock *s) {
+  struct truth *t = data;
+  struct truth_sock *r;
+
+  if (t->n == t->cap) {
+    t->cap = t->cap ? 2 * t->cap : 64;
+    t->socks = realloc(t->socks, t->cap * sizeof(*t->socks));
+    ck_assert_ptr_nonnull(t->socks);
+  }
+  r = &t->socks[t->n++];
+  memset(r, 0, sizeof(*r));
+  r->family = s->family;
+  r->sport = s->sport;
+  r->dport = s->dport;
+  r->state = s->state;
+  memcpy(r->src, s->src, s->family == AF_INET ? 4 : 16);
+  memcpy(r->dst, s->dst, s->family == AF_INET ? 4 : 16);
+  return 0;
+}
+
+static int cmp_key(const void *a, const void *b) {
+  const struct truth_sock *x = a, *y = b;
+  int d = x->family - y->family;
+
+  if (d == 0)
+    d = memcmp(x->src, y->src, 16);
+  if (d == 0)
+    d = memcmp(x->dst, y->dst, 16);
+  if (d == 0)
+    d = x->sport - y->sport;
+  if (d == 0)
+    d = x->dport - y->dport;
+  if (d == 0)
+    d = x->state - y->state;
+  return d;
+}
+
+/* Compares addresses, ports and states only (queues move). */
+static void assert_same_sockets(struct truth *a, struct truth *b,
+                                const char *what) {
+  qsort(a->socks, a->n, sizeof(*a->socks), cmp_key);
+  qsort(b->socks, b->n, sizeof(*b->socks), cmp_key);
+  ck_assert_msg(a->n == b->n, "%s: kernel returned %zu sockets, model %zu",
+                what, a->n, b->n);
+  for (size_t i = 0; i < a->n; i++)
+    ck_assert_msg(cmp_key(&a->socks[i], &b->socks[i]) == 0,
+                  "%s: socket %zu differs", what, i);
+}
+
+/* Each block alone, all of them together, and together after port sets:
+ * every program is accepted by the kernel and returns exactly the
+ * sockets the model accepts, in both request forms, with and without
+ * S_EQ. */
+START_TEST(kernel_runs_block_programs_as_the_model) {
+  static uint8_t prog[BC_MAX_LEN];
+  static const struct bc_range lports[] = {{61081, 61081}};
+  struct population p = {.n = 0};
+  struct collector_config cfg;
+  struct diag_conn conn;
+  struct truth all = {0}, got = {0}, want = {0};
+  struct diag_dump_stats stats = {0};
+  struct bc_term terms[NSPREAD];
+  unsigned checked = 0;
+
+  enter_netns();
+  build_spread(&p);
+  ck_assert_int_eq(truth_dump(&all), 0);
+  ck_assert_uint_ge(all.n, 25);
+  config_init(&cfg);
+  for (size_t i = 0; i < NSPREAD; i++) {
+    add_spread_block(&cfg, i);
+    terms[i] = term_of(&cfg.conns[i]);
+  }
+  ck_assert_int_eq(diag_conn_init(&conn, &diag_io_kernel), 0);
+  for (size_t i = 0; i <= NSPREAD + 1; i++) {
+    struct bc_filter f = {.terms = i < NSPREAD ? &terms[i] : terms,
+                          .nterms = i < NSPREAD ? 1 : NSPREAD};
+    if (i == NSPREAD + 1) {
+      f.local = lports;
+      f.nlocal = 1;
+    }
+    for (unsigned flags = 0; flags <= BC_NO_EQ; flags += BC_NO_EQ)
+      for (int kind = 0; kind < 2; kind++) {
+        struct diag_request req = {.kind = kind ? DIAG_REQ_V2 : DIAG_REQ_LEGACY,
+                                   .states = TCS_MASK_ALL};
+        size_t len = 0;
+        char what[64];
+
+        ck_assert_int_eq(bc_compile_filter(&f, flags, prog, sizeof(prog), &len),
+                         0);
+        ck_assert_int_eq(bcm_audit(prog, len), 0);
+        req.bytecode = prog;
+        req.bytecode_len = len;
+        got.n = 0;
+        for (int fam = 0; fam < (kind ? 2 : 1); fam++) {
+          req.family = fam ? AF_INET6 : AF_INET;
+          ck_assert_int_eq(
+              diag_dump_queues(&conn, &req, NULL, collect, NULL, &got, &stats),
+              0);
+        }
+        want.n = 0;
+        for (size_t k = 0; k < all.n; k++) {
+          struct bcm_sock s = bcm_of(&all.socks[k]);
+          if (bcm_run_sock(prog, len, &s, NULL)) {
+            struct diag_sock d = {.family = s.family,
+                                  .state = all.socks[k].state,
+                                  .sport = s.sport,
+                                  .dport = s.dport,
+                                  .src = s.src,
+                                  .dst = s.dst};
+            collect(&want, &d);
+          }
+        }
+        snprintf(what, sizeof(what), "program %zu, flags %u, %s", i, flags,
+                 kind ? "per family" : "legacy");
+        assert_same_sockets(&got, &want, what);
+        /* neither nothing nor everything, for most programs */
+        checked += got.n > 0 && got.n < all.n;
+      }
+  }
+  ck_assert_uint_ge(checked, 4 * (NSPREAD - 2));
+  diag_conn_destroy(&conn);
+  config_destroy(&cfg);
+  truth_free(&all);
+  truth_free(&got);
+  truth_free(&want);
+  for (int i = 0; i < p.n; i++)
+    close(p.fds[i]);
+}
+END_TEST
+
+/* The collector with the same blocks (and the default options): each
+ * block's counts per state are those of the truth's sockets that the
+ * model accepts for the block alone, LISTEN included (from the listener
+ * dump); the port values are unchanged by the blocks. */
+START_TEST(collector_counts_blocks_exactly) {
+  static uint8_t prog[BC_MAX_LEN];
+  struct population p = {.n = 0};
+  struct collector_config cfg;
+  struct truth all = {0};
+  char err[256];
+  const char *before;
+  static struct text plain;
+
+  enter_netns();
+  build_spread(&p);
+  /* the default block alone, for comparison */
+  configure((const char *const[]){NULL});
+  before = read_blocks_sorted();
+  snprintf(plain.s, sizeof(plain.s), "%s", before);
+  collector_destroy(&c);
+
+  config_init(&cfg);
+  for (size_t i = 0; i < NSPREAD; i++)
+    add_spread_block(&cfg, i);
+  /* a block that counts only some states */
+  ck_assert_int_eq(conns_begin(&cfg, "few", err, sizeof(err)), 0);
+  ck_assert_int_eq(
+      conns_apply(&cfg, "RemoteAddress", "127.0.0.0/8", err, sizeof(err)), 0);
+  ck_assert_int_eq(conns_apply(&cfg, "States", "LISTEN TIME_WAIT CLOSE_WAIT",
+                               err, sizeof(err)),
+                   0);
+  ck_assert_int_eq(conns_finish(&cfg, err, sizeof(err)), 0);
+  options_finish(&cfg);
+  ck_assert_int_eq(collector_init(&c, &cfg, &diag_io_kernel), 0);
+  ck_assert_str_eq(read_blocks_sorted(), plain.s);
+  ck_assert_int_eq(truth_dump(&all), 0);
+  for (size_t i = 0; i < cfg.nconns; i++) {
+    struct bc_term t = term_of(&cfg.conns[i]);
+    struct bc_filter f = {.terms = &t, .nterms = 1};
+    uint32_t want[TCS_COUNT] = {0};
+    size_t len;
+
+    ck_assert_int_eq(bc_compile_filter(&f, 0, prog, sizeof(prog), &len), 0);
+    for (size_t k = 0; k < all.n; k++) {
+      struct bcm_sock s = bcm_of(&all.socks[k]);
+      if ((cfg.conns[i].states & (1u << all.socks[k].state)) &&
+          bcm_run_sock(prog, len, &s, NULL))
+        want[all.socks[k].state]++;
+    }
+    for (int st = TCS_MIN; st <= TCS_MAX; st++)
+      ck_assert_msg(c.conns_counts[i][st] == want[st],
+                    "block %s state %s: counted %u, model %u",
+                    cfg.conns[i].name, tcs_names[st], c.conns_counts[i][st],
+                    want[st]);
+  }
+  /* "few" saw the listeners on 127.x and the TIME_WAIT */
+  ck_assert_uint_eq(c.conns_counts[NSPREAD][TCS_LISTEN],
+                    0); /* remote 0.0.0.0 */
+  ck_assert_uint_eq(c.conns_counts[NSPREAD][6], 1);
+  ck_assert_uint_eq(c.conns_counts[NSPREAD][8], 1);
+  truth_free(&all);
+  config_destroy(&cfg);
+  for (int i = 0; i < p.n; i++)
+    close(p.fds[i]);
+  collector_destroy(&c);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("kernel");
   TCase *tc = tcase_create("kernel");
@@ -411,6 +712,8 @@ int main(void) {
   tcase_add_test(tc, states_filter_in_kernel);
   tcase_add_test(tc, port_ranges_in_kernel);
   tcase_add_test(tc, accept_queue_of_a_listener_that_never_accepts);
+  tcase_add_test(tc, kernel_runs_block_programs_as_the_model);
+  tcase_add_test(tc, collector_counts_blocks_exactly);
   tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);

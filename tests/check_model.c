@@ -5,7 +5,11 @@
  * In two private network namespaces, a seeded random walk opens and closes
  * listeners (v4, v6-only and dual-stack, ports below and above 32767),
  * opens, accepts, half-closes and closes connections (leaving FIN_WAIT2,
- * CLOSE_WAIT and TIME_WAIT behind). After each step every collector (one
+ * CLOSE_WAIT and TIME_WAIT behind), over several addresses: IPv4
+ * listeners on 127.0.0.1 or .2, clients bound to 127.0.0.1 to .4, so
+ * that <Connections> blocks with address conditions (IPv4-mapped
+ * sockets of dual-stack listeners included) have something to tell
+ * apart. After each step every collector (one
  * per option block, one of them in the second namespace as a <Namespace>
  * block reads it) makes a read, with random faults planned at any call of
  * any dump of the read, often several reads in a row. Each read that
@@ -19,6 +23,7 @@
 #include "report_blocks.h"
 #include "fault_io.h"
 #include "netns.h"
+#include "conn_blocks.h"
 #include "netns_io.h"
 #include "options.h"
 #include "truth_dump.h"
@@ -63,6 +68,7 @@ struct block_spec {
   const char *name;
   int ns;                     /* 0: namespace A, 1: namespace B */
   const char *const *options; /* key, value, ..., NULL */
+  const char *const *conns;   /* "NAME|Key=value|Key=value", ..., NULL */
 };
 
 static const char *const opt_default[] = {NULL};
@@ -85,27 +91,60 @@ static const char *const opt_listen_only[] = {"States", "LISTEN", NULL};
 static const char *const opt_all[] = {"AllPortsSummary", "true", "LocalPort",
                                       "1001", NULL};
 static const char *const opt_queue[] = {"ReportAcceptQueue", "true", NULL};
+static const char *const opt_blocks_only[] = {"ListeningPorts", "false", NULL};
 static const char *const opt_ns[] = {
     "ListeningPorts",    "true", "RemotePort", "40005",
     "ReportAcceptQueue", "true", NULL};
 
+/* <Connections> blocks: addresses only, ports and addresses, ranges,
+ * States, LISTEN (from the listener dump), IPv6 and IPv4-mapped. */
+static const char *const conns_main[] = {
+    "on_two|LocalAddress=127.0.0.2",
+    "to_low|RemotePort=40000-40005|RemoteAddress=127.0.0.0/31 ::1|"
+    "States=ESTABLISHED FIN_WAIT2 TIME_WAIT CLOSE_WAIT",
+    "from_34|RemoteAddress=127.0.0.3 127.0.0.4/32|LocalPort=1000-1003 61000",
+    "six|LocalAddress=::/0|States=LISTEN SYN_RECV ESTABLISHED",
+    "mapped|LocalAddress=::ffff:127.0.0.0/120",
+    NULL};
+static const char *const conns_all[] = {
+    "one|LocalAddress=127.0.0.1|RemotePort=1001", NULL};
+static const char *const conns_listen[] = {
+    "est_two|RemoteAddress=127.0.0.2/32|States=ESTABLISHED", NULL};
+static const char *const conns_ns[] = {"loop|RemoteAddress=127.0.0.0/8", NULL};
+
 static const struct block_spec specs[] = {
-    {"default", 0, opt_default},
-    {"ports", 0, opt_ports},
-    {"ranges", 0, opt_ranges},
-    {"states", 0, opt_states},
-    {"listen-only", 0, opt_listen_only},
-    {"all", 0, opt_all},
-    {"queue", 0, opt_queue},
-    {"namespace", 1, opt_default},
-    {"namespace-ports", 1, opt_ns},
+    {"default", 0, opt_default, NULL},
+    {"ports", 0, opt_ports, NULL},
+    {"ranges", 0, opt_ranges, NULL},
+    {"states", 0, opt_states, NULL},
+    {"listen-only", 0, opt_listen_only, conns_listen},
+    {"all", 0, opt_all, conns_all},
+    {"queue", 0, opt_queue, NULL},
+    {"conns", 0, opt_blocks_only, conns_main},
+    {"namespace", 1, opt_default, conns_ns},
+    {"namespace-ports", 1, opt_ns, NULL},
 };
 #define NBLOCKS (sizeof(specs) / sizeof(specs[0]))
 
 /* The model's own reading of an option block: the README's meaning,
  * written again without the plugin's code. */
+struct model_host {
+  int family, prefix;
+  uint8_t addr[16];
+};
+
+struct model_conns {
+  char name[48];
+  uint32_t states;
+  int nport[2], nhost[2]; /* [0] local, [1] remote */
+  struct {
+    uint16_t lo, hi;
+  } port[2][8];
+  struct model_host host[2][8];
+};
+
 struct model_cfg {
-  int listening, all, queue;
+  int listening, listening_given, all, queue;
   uint32_t states;
   int nlocal, nremote, nranges;
   uint16_t local[8], remote[8];
@@ -113,6 +152,8 @@ struct model_cfg {
     uint16_t lo, hi;
     int local;
   } ranges[8];
+  int nconns;
+  struct model_conns conns[8];
 };
 
 static uint32_t state_bit(const char *name) {
@@ -133,7 +174,8 @@ static void model_parse(const char *const *kv, struct model_cfg *m) {
     unsigned lo, hi;
 
     if (strcmp(k, "ListeningPorts") == 0) {
-      m->listening = 1;
+      m->listening = strcmp(v, "true") == 0;
+      m->listening_given = 1;
     } else if (strcmp(k, "AllPortsSummary") == 0) {
       m->all = 1;
     } else if (strcmp(k, "ReportAcceptQueue") == 0) {
@@ -157,9 +199,96 @@ static void model_parse(const char *const *kv, struct model_cfg *m) {
       m->remote[m->nremote++] = (uint16_t)atoi(v);
     }
   }
-  /* No port and no summary: listening ports, as upstream. */
+  /* No port and no summary: listening ports, as upstream (finished in
+   * model_finish(), once the blocks are known). */
+}
+
+static void model_finish(struct model_cfg *m) {
+  /* ... unless <Connections> blocks and ListeningPorts false: the blocks
+   * alone. */
+  if (m->nconns > 0 && m->listening_given && !m->listening)
+    return;
   if (!m->all && m->nlocal == 0 && m->nremote == 0 && m->nranges == 0)
     m->listening = 1;
+}
+
+/* "NAME|Key=v v|Key=v": the model's own reading of a <Connections>
+ * block, as the README says it. */
+static void model_parse_conns(const char *spec, struct model_conns *b) {
+  char buf[256], *save = NULL, *field;
+
+  memset(b, 0, sizeof(*b));
+  b->states = TCS_MASK_ALL;
+  snprintf(buf, sizeof(buf), "%s", spec);
+  field = strtok_r(buf, "|", &save);
+  snprintf(b->name, sizeof(b->name), "%s", field);
+  while ((field = strtok_r(NULL, "|", &save)) != NULL) {
+    char *eq = strchr(field, '='), *vsave = NULL;
+    int remote = strncmp(field, "Remote", 6) == 0;
+
+    *eq = '\0';
+    if (strcmp(field, "States") == 0)
+      b->states = 0;
+    for (char *v = strtok_r(eq + 1, " ", &vsave); v != NULL;
+         v = strtok_r(NULL, " ", &vsave)) {
+      unsigned lo, hi;
+
+      if (strcmp(field, "States") == 0) {
+        b->states |= state_bit(v);
+      } else if (strstr(field, "Port") != NULL) {
+        if (sscanf(v, "%u-%u", &lo, &hi) != 2)
+          hi = lo = (unsigned)atoi(v);
+        b->port[remote][b->nport[remote]].lo = (uint16_t)lo;
+        b->port[remote][b->nport[remote]++].hi = (uint16_t)hi;
+      } else {
+        struct model_host *h = &b->host[remote][b->nhost[remote]++];
+        char *slash = strchr(v, '/');
+
+        if (slash != NULL)
+          *slash = '\0';
+        h->family = strchr(v, ':') ? AF_INET6 : AF_INET;
+        ck_assert_int_eq(inet_pton(h->family, v, h->addr), 1);
+        h->prefix = slash ? atoi(slash + 1) : h->family == AF_INET ? 32 : 128;
+      }
+    }
+  }
+}
+
+static int model_bits(const uint8_t *a, const uint8_t *b, int bits) {
+  for (int i = 0; i < bits; i++)
+    if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
+      return 0;
+  return 1;
+}
+
+/* The kernel's rule: same family and prefix, or an IPv4 network and an
+ * IPv4-mapped address of an IPv6 socket. */
+static int model_host_match(const struct model_host *h, int family,
+                            const uint8_t *addr) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+  if (h->family == family)
+    return model_bits(addr, h->addr, h->prefix);
+  return h->family == AF_INET && family == AF_INET6 &&
+         memcmp(addr, mapped, 12) == 0 &&
+         model_bits(addr + 12, h->addr, h->prefix);
+}
+
+static int model_conns_match(const struct model_conns *b,
+                             const struct truth_sock *t) {
+  for (int d = 0; d < 2; d++) {
+    uint16_t port = d ? t->dport : t->sport;
+    const uint8_t *addr = d ? t->dst : t->src;
+    int ok = b->nport[d] == 0, okh = b->nhost[d] == 0;
+
+    for (int i = 0; i < b->nport[d]; i++)
+      ok |= port >= b->port[d][i].lo && port <= b->port[d][i].hi;
+    for (int i = 0; i < b->nhost[d]; i++)
+      okh |= model_host_match(&b->host[d][i], t->family, addr);
+    if (!ok || !okh)
+      return 0;
+  }
+  return 1;
 }
 
 /* --- lines: what a read reports, in a form both sides can produce ---- */
@@ -197,7 +326,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static void lines_sort(struct lines *l) {
-  if (l->n > 1)
+  if (l->n > 1) /* l->v is NULL before the first line (UBSan: nonnull) */
     qsort(l->v, l->n, sizeof(*l->v), cmp_str);
 }
 
@@ -273,6 +402,13 @@ static void model_expect(const struct model_cfg *m, const struct truth *t,
              m->ranges[r].local ? "local" : "remote");
     add_counts(out, inst, counts, m->states);
   }
+  for (int k = 0; k < m->nconns; k++) {
+    memset(counts, 0, sizeof(counts));
+    for (size_t i = 0; i < t->n; i++)
+      if (model_conns_match(&m->conns[k], &t->socks[i]))
+        counts[t->socks[i].state]++;
+    add_counts(out, m->conns[k].name, counts, m->conns[k].states);
+  }
   lines_sort(out);
 }
 
@@ -298,6 +434,9 @@ static void got_block(void *ctx, const char *inst, const uint32_t *counts) {
 
   add_counts(&got_lines, inst, counts, b->model.states);
 }
+
+static void got_conns(void *ctx, const char *inst, const uint32_t *counts,
+                      uint32_t states);
 
 static void got_queue(void *ctx, const char *inst, uint32_t accept,
                       uint32_t backlog) {
@@ -356,6 +495,7 @@ struct tsock {
   uint16_t port;       /* listeners */
   enum family family;  /* listeners */
   int backlog, queued; /* listeners: limit, connections not accepted */
+  uint8_t v4host;      /* listeners: 127.0.0.v4host (V4; DUAL: reached at) */
 };
 
 #define MAX_SOCKS 240
@@ -401,7 +541,8 @@ static int new_socket(int ns, int family) {
 }
 
 static socklen_t sockaddr_for(int v6, uint16_t port,
-                              struct sockaddr_storage *ss, int any) {
+                              struct sockaddr_storage *ss, int any,
+                              uint8_t v4host) {
   memset(ss, 0, sizeof(*ss));
   if (v6) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
@@ -413,7 +554,7 @@ static socklen_t sockaddr_for(int v6, uint16_t port,
   struct sockaddr_in *a = (struct sockaddr_in *)ss;
   a->sin_family = AF_INET;
   a->sin_port = htons(port);
-  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a->sin_addr.s_addr = htonl(0x7f000000u | v4host);
   return sizeof(*a);
 }
 
@@ -429,12 +570,13 @@ static void op_listen(void) {
   s.port = listen_ports[rnd(sizeof(listen_ports) / sizeof(listen_ports[0]))];
   s.family = (enum family)rnd(3);
   s.backlog = 1 + (int)rnd(6);
+  s.v4host = (uint8_t)(1 + rnd(2));
   s.fd = new_socket(s.ns, s.family == V4 ? AF_INET : AF_INET6);
   setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   v6only = s.family == V6ONLY;
   if (s.family != V4)
     setsockopt(s.fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
-  len = sockaddr_for(s.family != V4, s.port, &ss, s.family == DUAL);
+  len = sockaddr_for(s.family != V4, s.port, &ss, s.family == DUAL, s.v4host);
   if (bind(s.fd, (struct sockaddr *)&ss, len) != 0 ||
       listen(s.fd, s.backlog) != 0) {
     close(s.fd); /* the port is taken in that family: another step */
@@ -457,7 +599,13 @@ static void op_connect(void) {
   v6 = socks[li].family == V6ONLY || (socks[li].family == DUAL && chance(50));
   c.ns = socks[li].ns;
   c.fd = new_socket(c.ns, v6 ? AF_INET6 : AF_INET);
-  len = sockaddr_for(v6, socks[li].port, &ss, 0);
+  if (!v6) {
+    /* from 127.0.0.1 to .4: bind the source address, any port */
+    struct sockaddr_storage from;
+    socklen_t flen = sockaddr_for(0, 0, &from, 0, (uint8_t)(1 + rnd(4)));
+    ck_assert_int_eq(bind(c.fd, (struct sockaddr *)&from, flen), 0);
+  }
+  len = sockaddr_for(v6, socks[li].port, &ss, 0, socks[li].v4host);
   ck_assert_msg(connect(c.fd, (struct sockaddr *)&ss, len) == 0,
                 "connect to port %u: %s", socks[li].port, strerror(errno));
   socks[nsocks++] = c;
@@ -542,10 +690,19 @@ static void random_fault(struct fault_plan *p) {
 
 struct stats {
   unsigned long reads, failed, faults, exact_after_faults, unsteady;
+  unsigned long conns_counted; /* <Connections> values above zero */
   unsigned long by_kind[FAULT_KINDS];
 };
 
 static struct stats st;
+
+static void got_conns(void *ctx, const char *inst, const uint32_t *counts,
+                      uint32_t states) {
+  (void)ctx;
+  add_counts(&got_lines, inst, counts, states);
+  for (int k = TCS_MIN; k <= TCS_MAX; k++)
+    st.conns_counted += (states & (1u << k)) && counts[k] > 0;
+}
 static uint64_t seed;
 static struct truth truth_before[2], truth_after[2];
 
@@ -626,6 +783,7 @@ static int read_and_check(struct block *b, unsigned long step, const char *op,
   lines_clear(&got_lines);
   lines_clear(&want_lines);
   report_each_block(&b->c, NULL, got_block, b);
+  report_each_conns(&b->c, NULL, got_conns, b);
   report_each_queue(&b->c, NULL, got_queue, b);
   lines_sort(&got_lines);
   model_expect(&b->model, &truth_before[ns], &want_lines);
@@ -639,6 +797,24 @@ static int read_and_check(struct block *b, unsigned long step, const char *op,
   b->failed_since_ok = 0;
   b->history[0] = '\0';
   return 0;
+}
+
+/* "NAME|Key=v v|..." through the plugin's parser, and into the model. */
+static void apply_conns(struct collector_config *cfg, const char *spec,
+                        struct model_cfg *m) {
+  char buf[256], err[512], *save = NULL, *field;
+
+  snprintf(buf, sizeof(buf), "%s", spec);
+  field = strtok_r(buf, "|", &save);
+  ck_assert_msg(conns_begin(cfg, field, err, sizeof(err)) == 0, "%s", err);
+  while ((field = strtok_r(NULL, "|", &save)) != NULL) {
+    char *eq = strchr(field, '=');
+    *eq = '\0';
+    ck_assert_msg(conns_apply(cfg, field, eq + 1, err, sizeof(err)) == 0, "%s",
+                  err);
+  }
+  ck_assert_msg(conns_finish(cfg, err, sizeof(err)) == 0, "%s", err);
+  model_parse_conns(spec, &m->conns[m->nconns++]);
 }
 
 static void setup_blocks(void) {
@@ -664,6 +840,10 @@ static void setup_blocks(void) {
       ck_assert_msg(options_apply(&cfg, kv[0], kv[1], warn_ignore, NULL, err,
                                   sizeof(err)) == 0,
                     "%s", err);
+    for (const char *const *cs = b->spec->conns; cs != NULL && *cs != NULL;
+         cs++)
+      apply_conns(&cfg, *cs, &b->model);
+    model_finish(&b->model);
     options_finish(&cfg);
     /* A <Namespace> never falls back to /proc, and neither do these: a
      * fault at the first read must not move them off sock_diag. */
@@ -692,14 +872,16 @@ START_TEST(successful_reads_are_exact) {
   fprintf(stderr,
           "model: MODEL_SEED=%llu, %lu steps, %zu blocks: %lu reads, %lu "
           "faults fired, %lu reads failed, %lu exact first reads after "
-          "failures, %lu reads again because sockets moved\n",
+          "failures, %lu reads again because sockets moved, %lu "
+          "<Connections> values above zero\n",
           (unsigned long long)seed, steps, NBLOCKS, st.reads, st.faults,
-          st.failed, st.exact_after_faults, st.unsteady);
+          st.failed, st.exact_after_faults, st.unsteady, st.conns_counted);
   for (int k = 1; k < FAULT_KINDS; k++)
     fprintf(stderr, "model:   %-15s %lu\n", fault_kind_name((enum fault_kind)k),
             st.by_kind[k]);
   /* The walk must have exercised what it claims to. */
   ck_assert_uint_gt(st.exact_after_faults, steps / 100);
+  ck_assert_uint_gt(st.conns_counted, steps);
   for (int k = 1; k < FAULT_KINDS; k++)
     ck_assert_msg(st.by_kind[k] > 0 || steps < 500, "fault %s never fired",
                   fault_kind_name((enum fault_kind)k));

@@ -62,9 +62,9 @@ static void read_sockets(const uint16_t (*socks)[3], size_t n) {
         ck_assert_int_eq(pt_mark_listening(&c.pt, socks[i][0]), 0);
       pt_count(&c.pt, socks[i][0], socks[i][1], TCS_LISTEN);
     }
-  rebuilt = !conn_filter_fits(&c.filter, &c.pt, 0);
+  rebuilt = !conn_filter_fits(&c.filter, &c.pt, true, &c.cfg, 0);
   if (rebuilt)
-    ck_assert_int_eq(conn_filter_build(&c.filter, &c.pt, 0), 0);
+    ck_assert_int_eq(conn_filter_build(&c.filter, &c.pt, true, &c.cfg, 0), 0);
   for (size_t i = 0; i < n; i++)
     if (socks[i][2] != TCS_LISTEN)
       pt_count(&c.pt, socks[i][0], socks[i][1], (uint8_t)socks[i][2]);
@@ -147,7 +147,7 @@ START_TEST(failed_discovery_leaves_no_stale_filter) {
 
   c.cfg.listening = true;
   read_sockets(old, 1);
-  ck_assert(conn_filter_fits(&c.filter, &c.pt, 0));
+  ck_assert(conn_filter_fits(&c.filter, &c.pt, true, &c.cfg, 0));
   /* The failed read: discovery flags 200, then the dump fails. */
   pt_begin_read(&c.pt);
   ck_assert_int_eq(pt_mark_listening(&c.pt, 100), 0);
@@ -155,10 +155,10 @@ START_TEST(failed_discovery_leaves_no_stale_filter) {
   /* The next read: 200 still listens; the old filter lacks it. */
   read_sockets(both, 2);
   ck_assert(rebuilt);
-  ck_assert(conn_filter_fits(&c.filter, &c.pt, 0));
+  ck_assert(conn_filter_fits(&c.filter, &c.pt, true, &c.cfg, 0));
   ck_assert((c.filter.local_bits[200 / 32] >> (200 % 32)) & 1u);
   /* Other flags give another program. */
-  ck_assert(!conn_filter_fits(&c.filter, &c.pt, BC_NO_EQ));
+  ck_assert(!conn_filter_fits(&c.filter, &c.pt, true, &c.cfg, BC_NO_EQ));
 }
 END_TEST
 

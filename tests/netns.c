@@ -105,6 +105,21 @@ int tsock_connect(const char *addr, uint16_t port) {
   return fd;
 }
 
+int tsock_connect_from(const char *src, const char *addr, uint16_t port) {
+  struct sockaddr_storage ss, from;
+  socklen_t len = make_addr(addr, port, &ss);
+  socklen_t flen = make_addr(src, 0, &from);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    die("socket", addr, port);
+  if (bind(fd, (struct sockaddr *)&from, flen) != 0)
+    die("bind", src, 0);
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0)
+    die("connect", addr, port);
+  return fd;
+}
+
 int tsock_accept(int listener) {
   int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 

@@ -20,6 +20,9 @@ int netns_available(void);
 int tsock_listen(const char *addr, uint16_t port, int v6only);
 /* A connected client socket. */
 int tsock_connect(const char *addr, uint16_t port);
+/* A connected client socket bound first to the source address src (any
+ * port): "127.0.0.7" on lo needs no configuration. */
+int tsock_connect_from(const char *src, const char *addr, uint16_t port);
 /* Accepts one pending connection. */
 int tsock_accept(int listener);
 

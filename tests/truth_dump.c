@@ -31,6 +31,11 @@ static int add_sock(const struct nlmsghdr *nlh, void *data) {
   t->socks[t->n].sport = ntohs(m->id.idiag_sport);
   t->socks[t->n].dport = ntohs(m->id.idiag_dport);
   t->socks[t->n].state = m->idiag_state;
+  t->socks[t->n].family = m->idiag_family;
+  memcpy(t->socks[t->n].src, m->id.idiag_src,
+         m->idiag_family == AF_INET ? 4 : 16);
+  memcpy(t->socks[t->n].dst, m->id.idiag_dst,
+         m->idiag_family == AF_INET ? 4 : 16);
   t->socks[t->n].rqueue = m->idiag_rqueue;
   t->socks[t->n].wqueue = m->idiag_wqueue;
   t->n++;

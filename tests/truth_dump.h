@@ -12,7 +12,9 @@
 struct truth_sock {
   uint16_t sport, dport;
   uint8_t state;
-  uint32_t rqueue, wqueue; /* for listeners: accept queue and backlog */
+  uint8_t family;           /* AF_INET or AF_INET6 */
+  uint32_t rqueue, wqueue;  /* for listeners: accept queue and backlog */
+  uint8_t src[16], dst[16]; /* network order; AF_INET: the first 4 */
 };
 
 struct truth {

@@ -24,6 +24,7 @@ enum {
   OPT_FORMAT,
   OPT_WATCH,
   OPT_OUTPUT,
+  OPT_CONNECTIONS,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +38,7 @@ static const struct option long_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"watch", required_argument, NULL, OPT_WATCH},
     {"output", required_argument, NULL, OPT_OUTPUT},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -58,6 +60,12 @@ void cli_usage(FILE *out) {
         "(AllPortsSummary)\n"
         "  --states NAME[,NAME...]  only these states, e.g.\n"
         "                       ESTABLISHED,TIME_WAIT (States)\n"
+        "  --connections NAME:KEY=VALUE[,KEY=VALUE...]\n"
+        "                       count the sockets that match, as block NAME\n"
+        "                       (<Connections>); keys lport, rport (PORT or\n"
+        "                       LOW-HIGH), laddr, raddr (ADDRESS[/PREFIX]),\n"
+        "                       states (NAME+NAME...); a repeated key ORs,\n"
+        "                       different keys AND; repeatable\n"
         "\n"
         "Where:\n"
         "  --netns NAME         count in /var/run/netns/NAME\n"
@@ -188,8 +196,9 @@ int cli_args_parse(struct cli_args *a, int argc, char **argv) {
   /* At most one option per argument. getopt permutes its argv and names
    * argv[0] in its messages: a copy, named as the program is. */
   a->options = calloc((size_t)argc + 1, sizeof(*a->options));
+  a->connections = calloc((size_t)argc + 1, sizeof(*a->connections));
   args = calloc((size_t)argc + 1, sizeof(*args));
-  if (a->options == NULL || args == NULL) {
+  if (a->options == NULL || a->connections == NULL || args == NULL) {
     free(args);
     fprintf(stderr, CLI_NAME ": %s\n", strerror(ENOMEM));
     return 2;
@@ -235,6 +244,9 @@ int cli_args_parse(struct cli_args *a, int argc, char **argv) {
       else
         a->output = optarg;
       break;
+    case OPT_CONNECTIONS:
+      a->connections[a->nconnections++] = optarg;
+      break;
     case 'h':
       a->help = true;
       break;
@@ -265,4 +277,7 @@ void cli_args_free(struct cli_args *a) {
   free(a->options);
   a->options = NULL;
   a->noptions = 0;
+  free(a->connections);
+  a->connections = NULL;
+  a->nconnections = 0;
 }

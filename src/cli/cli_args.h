@@ -23,6 +23,8 @@ struct cli_option {
 struct cli_args {
   struct cli_option *options; /* command-line order */
   size_t noptions;
+  const char **connections; /* --connections arguments, in order */
+  size_t nconnections;
   enum cli_format format;
   double watch;           /* seconds between reads; 0: one read */
   const char *output;     /* --output FILE, replaced at each read, or NULL */

@@ -29,9 +29,8 @@ static void json_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
-static void json_block(void *data, const char *instance,
-                       const uint32_t *counts) {
-  struct json_ctx *j = data;
+static void json_states(struct json_ctx *j, const char *instance,
+                        const uint32_t *counts, uint32_t states) {
   bool first_state = true;
 
   if (!j->first)
@@ -40,7 +39,7 @@ static void json_block(void *data, const char *instance,
   json_string(j->out, instance);
   fputs(": {", j->out);
   for (int st = TCS_MIN; st <= TCS_MAX; st++) {
-    if (!(j->states & (1u << st)))
+    if (!(states & (1u << st)))
       continue;
     fprintf(j->out, "%s\"%s\": %lu", first_state ? "" : ", ", tcs_names[st],
             (unsigned long)counts[st]);
@@ -49,12 +48,26 @@ static void json_block(void *data, const char *instance,
   fputc('}', j->out);
 }
 
+static void json_block(void *data, const char *instance,
+                       const uint32_t *counts) {
+  struct json_ctx *j = data;
+
+  json_states(j, instance, counts, j->states);
+}
+
+/* A <Connections> block, with its own states. */
+static void json_conns(void *data, const char *instance, const uint32_t *counts,
+                       uint32_t states) {
+  json_states(data, instance, counts, states);
+}
+
 void cli_print_json(FILE *out, const struct collector *c) {
   struct json_ctx j = {
       .out = out, .states = collector_config(c)->report_states, .first = true};
 
   fputc('{', out);
   report_each_block(c, NULL, json_block, &j);
+  report_each_conns(c, NULL, json_conns, &j);
   fputs("}\n", out);
 }
 
@@ -66,7 +79,8 @@ void cli_print_json(FILE *out, const struct collector *c) {
  * is copied or allocated. */
 struct table_ctx {
   FILE *out;
-  uint32_t states;
+  uint32_t states;  /* the columns: the options' and the blocks' states */
+  uint32_t options; /* the states of report_each_block()'s blocks */
   int instance_width;
   int width[TCS_COUNT];
 };
@@ -93,25 +107,51 @@ static void table_measure(void *data, const char *instance,
       t->width[st] = digits(counts[st]);
 }
 
+static void table_measure_conns(void *data, const char *instance,
+                                const uint32_t *counts, uint32_t states) {
+  (void)states;
+  table_measure(data, instance, counts);
+}
+
+/* A row; a state the block does not count shows "-". */
+static void table_row_states(const struct table_ctx *t, const char *instance,
+                             const uint32_t *counts, uint32_t states) {
+  fprintf(t->out, "%-*s", t->instance_width, instance);
+  for (int st = TCS_MIN; st <= TCS_MAX; st++) {
+    if (!(t->states & (1u << st)))
+      continue;
+    if (states & (1u << st))
+      fprintf(t->out, " %*lu", t->width[st], (unsigned long)counts[st]);
+    else
+      fprintf(t->out, " %*s", t->width[st], "-");
+  }
+  fputc('\n', t->out);
+}
+
 static void table_row(void *data, const char *instance,
                       const uint32_t *counts) {
   const struct table_ctx *t = data;
 
-  fprintf(t->out, "%-*s", t->instance_width, instance);
-  for (int st = TCS_MIN; st <= TCS_MAX; st++)
-    if (t->states & (1u << st))
-      fprintf(t->out, " %*lu", t->width[st], (unsigned long)counts[st]);
-  fputc('\n', t->out);
+  table_row_states(t, instance, counts, t->options);
+}
+
+static void table_row_conns(void *data, const char *instance,
+                            const uint32_t *counts, uint32_t states) {
+  table_row_states(data, instance, counts, states);
 }
 
 void cli_print_table(FILE *out, const struct collector *c) {
-  struct table_ctx t = {.out = out,
-                        .states = collector_config(c)->report_states};
+  const struct collector_config *cfg = collector_config(c);
+  struct table_ctx t = {
+      .out = out, .states = cfg->report_states, .options = cfg->report_states};
 
+  for (size_t i = 0; i < cfg->nconns; i++)
+    t.states |= cfg->conns[i].states;
   t.instance_width = (int)strlen(INSTANCE_HEADER);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)
     t.width[st] = (int)strlen(tcs_names[st]);
   report_each_block(c, NULL, table_measure, &t);
+  report_each_conns(c, NULL, table_measure_conns, &t);
 
   fprintf(out, "%-*s", t.instance_width, INSTANCE_HEADER);
   for (int st = TCS_MIN; st <= TCS_MAX; st++)
@@ -119,4 +159,5 @@ void cli_print_table(FILE *out, const struct collector *c) {
       fprintf(out, " %*s", t.width[st], tcs_names[st]);
   fputc('\n', out);
   report_each_block(c, NULL, table_row, &t);
+  report_each_conns(c, NULL, table_row_conns, &t);
 }

@@ -12,6 +12,7 @@
 #endif
 
 #include "cli_args.h"
+#include "cli_connections.h"
 #include "cli_netns.h"
 #include "cli_outfile.h"
 #include "cli_output.h"
@@ -63,6 +64,12 @@ static int apply_options(struct collector_config *c, const struct cli_args *a) {
       return EXIT_USAGE;
     }
   }
+  for (size_t i = 0; i < a->nconnections; i++)
+    if (cli_connections_apply(c, a->connections[i], err, sizeof(err)) != 0) {
+      fprintf(stderr, CLI_NAME ": --connections \"%s\": %s\n",
+              a->connections[i], err);
+      return EXIT_USAGE;
+    }
   options_finish(c);
   return EXIT_OK;
 }

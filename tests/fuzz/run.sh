@@ -21,7 +21,7 @@
 secs=${1:-60}
 case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
 top=${FUZZ_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-targets=${FUZZ_TARGETS:-reply options bytecode}
+targets=${FUZZ_TARGETS:-reply options bytecode conns}
 
 CLANG=${CLANG:-$(command -v clang-14 || command -v clang || true)}
 if [ -z "$CLANG" ]; then
@@ -61,7 +61,7 @@ cflags=(-std=c11 -D_GNU_SOURCE -pthread -g -O1 -fno-omit-frame-pointer
 cflags+=(${FUZZ_EXTRA_CFLAGS:-})
 # shellcheck disable=SC2054
 mflags=(-std=c11 -D_GNU_SOURCE -g -O2 -fsanitize=address,undefined
-  -fno-sanitize-recover=all -Wall -Wextra -Werror -I"$top/tests")
+  -fno-sanitize-recover=all -Wall -Wextra -Werror -I"$top/src" -I"$top/tests")
 mnl=$(pkg-config --cflags --libs libmnl 2>/dev/null || echo -lmnl)
 
 status=0
