@@ -14,8 +14,10 @@ echo "configure.ac: $want"
 
 got=$("$BUILDDIR/tcpconns-diag" --version)
 echo "tcpconns-diag --version: $got"
-[ "$got" = "tcpconns-diag (tcpconns_diag) $want" ] ||
-  { echo "FAIL: tcpconns-diag --version does not print $want"; fail=1; }
+case "$got" in
+*" $want") ;;
+*) echo "FAIL: tcpconns-diag --version does not end with $want"; fail=1 ;;
+esac
 
 man=$(sed -n '1s/^\.TH .*"tcpconns_diag \([^"]*\)".*/\1/p' "$BUILDDIR/tcpconns-diag.1")
 echo "man page: $man"
