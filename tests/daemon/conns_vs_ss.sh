@@ -24,10 +24,12 @@
 # Self-check: with IPv4-mapped matching broken in conns_host_match() (a
 # plugin built that way) the test fails: addr_only ESTABLISHED 23, ss 26.
 #
-# Environment: as sockset_lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, COLLECTD),
+# Environment: as tests/lib.sh (BUILDDIR, SRCDIR, PLUGIN_SO, COLLECTD),
 # CLI (default $BUILDDIR/tcpconns-diag). Exit: 0 pass, 1 fail, 77 skip.
-# shellcheck source=tests/daemon/sockset_lib.sh
-. "$(dirname "$0")/sockset_lib.sh"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+daemon_setup conns
+need_cmd ss iproute2
 
 CLI=${CLI:-$BUILDDIR/tcpconns-diag}
 [ -x "$CLI" ] || fail "no CLI at $CLI (build it first)"
@@ -56,7 +58,9 @@ SS_NAME=(ESTABLISHED:established SYN_SENT:syn-sent SYN_RECV:syn-recv
   CLOSE_WAIT:close-wait LAST_ACK:last-ack LISTEN:listening CLOSING:closing)
 ss_state() { # STATE: ss's name for it
   local kv
-  for kv in "${SS_NAME[@]}"; do [ "${kv%%:*}" = "$1" ] && echo "${kv#*:}"; done
+  for kv in "${SS_NAME[@]}"; do
+    if [ "${kv%%:*}" = "$1" ]; then echo "${kv#*:}"; fi
+  done
 }
 
 field() { # block-index field-number (1-based)
@@ -65,36 +69,10 @@ field() { # block-index field-number (1-based)
 
 # --- the socket set ------------------------------------------------------------
 
-# A namespace with a private established hash (made from a parent
-# namespace where tcp_child_ehash_entries is set): else every dump, ours
-# and ss's, walks the host's whole shared hash, and whatever other
-# namespaces on the host hold in it. Falls back to a plain namespace.
-NS_PARENT=$NS-parent
-cleanup_conns() {
-  cleanup
-  [ -e "/run/netns/$NS_PARENT" ] && ip netns del "$NS_PARENT" 2>/dev/null
-}
-trap cleanup_conns EXIT
-private_netns() {
-  local pid
-  ip netns add "$NS_PARENT" 2>/dev/null &&
-    ip netns exec "$NS_PARENT" sysctl -q -w net.ipv4.tcp_child_ehash_entries=1024 ||
-    return 1
-  ip netns exec "$NS_PARENT" unshare -n sleep 60 &
-  pid=$!
-  for _ in $(seq 50); do
-    [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != \
-      "$(ip netns exec "$NS_PARENT" readlink /proc/self/ns/net)" ] && break
-    sleep 0.1
-  done
-  ip netns attach "$NS" "$pid" 2>/dev/null
-  local rc=$?
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return $rc
-}
-private_netns || ip netns add "$NS" 2>/dev/null || skip "cannot create a network namespace"
-ip -n "$NS" link set lo up || fail "cannot bring lo up in $NS"
+# A namespace with a private established hash: else every dump, ours and
+# ss's, walks the host's whole shared hash, and whatever other namespaces
+# on the host hold in it.
+ns_new NS conns 1024
 in_ns sysctl -q -w net.ipv4.ip_local_port_range="20000 29999" ||
   fail "cannot set sysctls in $NS"
 
@@ -163,7 +141,7 @@ sys.stdin.read()
 PY
 coproc HOLDER { exec ip netns exec "$NS" python3 "$WORK/holder.py" 2>"$WORK/holder.err"; }
 
-BG_PIDS+=("$HOLDER_PID")
+bg_track "$HOLDER_PID"
 if ! read -r -t 20 -u "${HOLDER[0]}" line || [ "$line" != ready ]; then
   fail "the socket holder did not get ready: $(cat "$WORK/holder.err")"
 fi
@@ -180,7 +158,7 @@ ss_counts() {
     name=$(field "$i" 1)
     states=$(field "$i" 4)
     expr=$(field "$i" 5)
-    [ "$states" = all ] && states=$STATES
+    [ "$states" = all ] && states=$TCP_STATES
     ss_states=
     for st in $states; do ss_states="$ss_states state $(ss_state "$st")"; done
     # one ss per block, its states by name (never `-a`, which also asks
@@ -212,35 +190,22 @@ stable_counts() {
 
 DIR=$WORK/daemon
 mkdir -p "$DIR"
-copy_modules csv logfile
-{
-  collectd_conf "$DIR" h 1
-  cat <<EOF
-LoadPlugin csv
-<Plugin csv>
-  DataDir "$DIR/csv"
-  StoreRates false
-</Plugin>
-LoadPlugin tcpconns_diag
-<Plugin tcpconns_diag>
-EOF
+mapfile -t lines < <(
   for i in "${!BLOCKS[@]}"; do
-    echo "  <Connections \"$(field "$i" 1)\">"
-    field "$i" 2 | tr ';' '\n' | sed 's/^/    /'
-    echo "  </Connections>"
+    echo "<Connections \"$(field "$i" 1)\">"
+    field "$i" 2 | tr ';' '\n' | sed 's/^/  /'
+    echo "</Connections>"
   done
-  cat <<EOF
-  <Namespace "same">
-    Path "/var/run/netns/$NS"
-    <Connections "$(field "$SAME_BLOCK" 1)">
-$(field "$SAME_BLOCK" 2 | tr ';' '\n' | sed 's/^/      /')
-    </Connections>
-  </Namespace>
-</Plugin>
-EOF
-} >"$DIR/collectd.conf"
+  echo '<Namespace "same">'
+  echo "  Path \"/var/run/netns/$NS\""
+  echo "  <Connections \"$(field "$SAME_BLOCK" 1)\">"
+  field "$SAME_BLOCK" 2 | tr ';' '\n' | sed 's/^/    /'
+  echo "  </Connections>"
+  echo "</Namespace>"
+)
+conf_write "$DIR/collectd.conf" -d "$DIR" -w csv -- "${lines[@]}"
 
-start_bg "$DIR/stdout" "$COLLECTD" -f -C "$DIR/collectd.conf"
+ns_bg "$NS" "$DIR/stdout" "$COLLECTD" -f -C "$DIR/collectd.conf"
 DAEMON=$BG_PID
 
 # values_after TIME: "INSTANCE STATE VALUE" of the first read whose values
@@ -327,16 +292,10 @@ log "CLI: $(wc -l <"$WORK/cli.got") <Connections> values equal ss's"
 bad_conf() { # expected-log-text block-lines...
   local want=$1 bdir=$WORK/bad.$RANDOM
   shift
+  local rc=0
   mkdir -p "$bdir"
-  {
-    collectd_conf "$bdir" h 1
-    echo "LoadPlugin tcpconns_diag"
-    echo "<Plugin tcpconns_diag>"
-    printf '  %s\n' "$@"
-    echo "</Plugin>"
-  } >"$bdir/collectd.conf"
-  timeout 20 "$COLLECTD" -f -C "$bdir/collectd.conf" >"$bdir/stdout" 2>&1
-  local rc=$?
+  conf_write "$bdir/collectd.conf" -d "$bdir" -- "$@"
+  timeout 20 "$COLLECTD" -f -C "$bdir/collectd.conf" >"$bdir/stdout" 2>&1 || rc=$?
   if [ $rc = 0 ] || [ $rc = 124 ]; then fail "collectd started with: $* (rc $rc)"; fi
   grep -qF -- "$want" "$bdir/collectd.log" ||
     fail "no '$want' in the log for: $*: $(cat "$bdir/collectd.log")"
@@ -352,5 +311,5 @@ bad_conf '<Namespace "web">: <Connections "x">: LocalPort "70000": invalid port'
 bad_conf '<Connections "x">: unknown option "Port"' '<Connections "x">' 'Port 1' '</Connections>'
 log "configuration errors: collectd refuses to start, each error named"
 
-RESULT=0
 log "PASS: conns_vs_ss"
+log "1 passed, 0 failed"
