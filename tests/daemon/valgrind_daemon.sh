@@ -13,7 +13,8 @@
 # uninitialised value, bad free...), no block left at exit whose
 # allocation stack has a frame of the plugin (the module in this test's
 # PluginDir, or a function of one of the plugin's sources, src/*.c: named
-# by file, so that renamed functions still count)
+# by file, so that renamed functions still count; but not module_register,
+# whose registrations collectd allocates and keeps to the end)
 # -- definitely or indirectly lost, and also possibly lost or still
 # reachable: the plugin keeps its state in a static struct, so memory its
 # shutdown forgets to free is "still reachable", never "definitely lost"
