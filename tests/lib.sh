@@ -79,6 +79,10 @@
 #   check_log DIR             DIR/collectd.log has no [error] line (prints them)
 #   csv_rows DIR              "identifier time value" for every row of a csv DataDir
 #   csv_values DIR IDENT      the values of DIR/csv/h/IDENT-*, one a line
+#   hold_still FN             FN until it succeeds, 5 tries (a still snapshot)
+#   read_map ARRAY FILE       ARRAY[KEY]=VALUE from "KEY... VALUE" lines
+#   grafana_var_values REGEX  stdin's values through a Grafana variable's regex
+#   missing_values VALUES WANT...  the WANTs not among VALUES
 #  the socket set (tests/daemon/sockset in its own namespace):
 #   sockset_start [CMD...]    namespace $NS with the set, then sockset CMDs
 #   sockset_cmd CMD           one command to sockset ("listen 80", ...); fail unless ok
@@ -554,6 +558,44 @@ csv_rows() {
 # files DIR/csv/h/IDENT-* (IDENT: plugin-instance/type-instance, host h).
 csv_values() {
   cat "$1/csv/h/$2-"* 2>/dev/null | grep -v '^epoch' | cut -d, -f2 || true
+}
+
+# hold_still FN: FN until it succeeds, 5 tries at most (a snapshot that
+# must be taken while the socket set holds still); fails after that.
+hold_still() {
+  local try
+  for try in 1 2 3 4 5; do "$1" && return 0; done
+  fail "the socket set keeps changing"
+}
+
+# read_map ARRAY FILE: ARRAY[KEY]=VALUE (emptied first) for each line
+# "KEY... VALUE" of FILE (the key: all but the last word).
+read_map() {
+  local -n _map=$1
+  local line
+  _map=()
+  while read -r line; do _map[${line% *}]=${line##* }; done <"$2"
+}
+
+# grafana_var_values REGEX: the values on stdin (one a word) through a
+# Grafana variable's regex ("/.../": its first group where it has one, else
+# the whole value; none: every value), one a line.
+grafana_var_values() {
+  local re=${1#/}
+  re=${re%/}
+  python3 -c 'import re, sys
+r = re.compile(sys.argv[1]) if sys.argv[1] else None
+for v in sys.stdin.read().split():
+    m = r.search(v) if r else True
+    if m:
+        print(v if m is True or not m.groups() else m.group(1))' "$re"
+}
+
+# missing_values VALUES WANT...: the WANTs not among VALUES (one a line).
+missing_values() {
+  local v vals=$1
+  shift
+  for v in "$@"; do grep -qxF -- "$v" <<<"$vals" || printf '%s ' "$v"; done
 }
 
 # --- the socket set ----------------------------------------------------------

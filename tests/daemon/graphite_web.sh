@@ -156,18 +156,11 @@ snapshot() {
     return 1
   }
 }
-for try in 1 2 3 4 5; do
-  snapshot && break
-  [ $try -lt 5 ] || fail "the socket set keeps changing"
-done
+hold_still snapshot
 
 declare -A W GOT
-while read -r i st n; do W[$i $st]=$n; done <"$WORK/wants.before"
-load() { # FILE: GOT[name]=value
-  local k v
-  GOT=()
-  while read -r k v; do GOT[$k]=$v; done <"$1"
-}
+read_map W "$WORK/wants.before"
+load() { read_map GOT "$1"; } # FILE: GOT[name]=value
 
 # --- every series ---------------------------------------------------------------
 load "$WORK/series"
@@ -240,24 +233,14 @@ done
 while IFS=$'\t' read -r name query regex; do
   q=$(subst "$query" "")
   vals=$(gw /metrics/find --data-urlencode "query=$q" | jq -r '.[].text')
-  if [ -n "$regex" ]; then
-    re=${regex#/}
-    re=${re%/}
-    vals=$(python3 -c 'import re, sys
-r = re.compile(sys.argv[1])
-for v in sys.stdin.read().split():
-    m = r.search(v)
-    if m:
-        print(m.group(1) if m.groups() else v)' "$re" <<<"$vals")
-  fi
+  vals=$(grafana_var_values "$regex" <<<"$vals")
   case $name in
   host) need="h" ;;
   port) need="80 443 8080" ;;
   *) need= ;;
   esac
-  for v in $need; do
-    grep -qxF "$v" <<<"$vals" || problem "dashboard variable $name ($q) lacks $v: $(echo $vals)"
-  done
+  miss=$(missing_values "$vals" $need)
+  [ -z "$miss" ] || problem "dashboard variable $name ($q) lacks $miss: $(echo $vals)"
 done < <(jq -r '.templating.list[] | [.name, .query, .regex] | @tsv' "$DASHBOARD")
 log "ok - $n_target targets of $(basename "$DASHBOARD") return data, its port panel is ss's counts, its variables list h, 80, 443"
 

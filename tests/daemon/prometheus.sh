@@ -303,19 +303,12 @@ subst() { # text port: the dashboard's variables replaced
   local t=${1//\$instance/h}
   printf '%s' "${t//\$port/$2}"
 }
-for try in 1 2 3 4 5; do
-  snapshot && break
-  [ $try -lt 5 ] || fail "the socket set keeps changing"
-done
+hold_still snapshot
 
 # --- every series, both paths ------------------------------------------------
 declare -A W GOT
-while read -r i st n; do W[$i $st]=$n; done <"$WORK/wants.before"
-load() { # FILE: GOT[labels]=value
-  local k v
-  GOT=()
-  while read -r k v; do GOT[$k]=$v; done <"$1"
-}
+read_map W "$WORK/wants.before"
+load() { read_map GOT "$1"; } # FILE: GOT[labels]=value
 compared=0
 load "$WORK/collectd.series"
 for inst in "${INSTANCES[@]}"; do
@@ -417,24 +410,14 @@ while IFS=$'\t' read -r name def regex; do
   [[ $def =~ ^label_values\((.*),\ *([a-z_]+)\)$ ]] || { problem "variable $name: unexpected query $def"; continue; }
   match=${BASH_REMATCH[1]} label=${BASH_REMATCH[2]}
   vals=$(prom_get "/api/v1/label/$label/values" --data-urlencode "match[]=$match" | jq -r '.data[]')
-  if [ -n "$regex" ]; then
-    re=${regex#/}
-    re=${re%/}
-    vals=$(python3 -c 'import re, sys
-r = re.compile(sys.argv[1])
-for v in sys.stdin.read().split():
-    m = r.search(v)
-    if m:
-        print(m.group(1) if m.groups() else v)' "$re" <<<"$vals")
-  fi
+  vals=$(grafana_var_values "$regex" <<<"$vals")
   case $name in
   instance) need="h" ;;
   port) need="80 443 8000 8000-8099" ;;
   *) need= ;;
   esac
-  for v in $need; do
-    grep -qxF "$v" <<<"$vals" || problem "dashboard variable $name ($def) lacks $v: $(echo $vals)"
-  done
+  miss=$(missing_values "$vals" $need)
+  [ -z "$miss" ] || problem "dashboard variable $name ($def) lacks $miss: $(echo $vals)"
 done < <(jq -r '.templating.list[] | [.name, .definition, .regex] | @tsv' "$DASHBOARD")
 log "ok - $n_expr queries of $(basename "$DASHBOARD") return data, its port panel is ss's counts, its variables list h, 80, 443"
 
