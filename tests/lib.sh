@@ -81,6 +81,7 @@
 #   csv_values DIR IDENT      the values of DIR/csv/h/IDENT-*, one a line
 #   hold_still FN             FN until it succeeds, 5 tries (a still snapshot)
 #   read_map ARRAY FILE       ARRAY[KEY]=VALUE from "KEY... VALUE" lines
+#   dashboard_ports TEXT      the ports a Grafana target is run for
 #   grafana_var_values REGEX  stdin's values through a Grafana variable's regex
 #   missing_values VALUES WANT...  the WANTs not among VALUES
 #  the socket set (tests/daemon/sockset in its own namespace):
@@ -575,6 +576,12 @@ read_map() {
   local line
   _map=()
   while read -r line; do _map[${line% *}]=${line##* }; done <"$2"
+}
+
+# dashboard_ports TEXT: the ports a Grafana target or query is run for:
+# 80 and 443 where it uses $port, else 80 (any: the variable is unused).
+dashboard_ports() {
+  if [[ $1 == *'$port'* ]]; then echo 80 443; else echo 80; fi
 }
 
 # grafana_var_values REGEX: the values on stdin (one a word) through a

@@ -212,9 +212,7 @@ fi
 # --- the Grafana dashboard (Graphite variant) ---------------------------------------
 n_target=0
 while IFS= read -r target; do
-  ports=(80 443)
-  [[ $target == *'$port'* ]] || ports=(80)
-  for port in "${ports[@]}"; do
+  for port in $(dashboard_ports "$target"); do
     t=$(subst "$target" "$port")
     res=$(render "$t" -60s) || { problem "dashboard target fails: $t"; continue; }
     grep -qv ' null$' <<<"$res" || problem "dashboard target returns no data: $t"

@@ -384,9 +384,7 @@ log "ok - $n_rules rules evaluate; TCPAcceptQueueNearlyFull active for port 8000
 # --- the Grafana dashboard (Prometheus variant) ----------------------------------
 n_expr=0
 while IFS= read -r expr; do
-  ports=(80 443)
-  [[ $expr == *'$port'* ]] || ports=(80)
-  for port in "${ports[@]}"; do
+  for port in $(dashboard_ports "$expr"); do
     e=$(subst "$expr" "$port")
     res=$(query "$e") || { problem "dashboard query fails: $e"; continue; }
     [ -n "$res" ] || problem "dashboard query returns no data: $e"

@@ -99,7 +99,11 @@ structure() { # rrd file: its definition, not its contents
   rrdtool info "$1" | grep -E '^(step|ds\[[^]]*\]\.(index|type|minimal_heartbeat|min|max)|rra\[[0-9]+\]\.(cf|rows|pdp_per_row|xff)) '
 }
 last_fetched() { # rrd file: the last value `rrdtool fetch` gives (not nan)
-  rrdtool fetch "$1" AVERAGE -r 1 -s -60 -e now 2>/dev/null |
+  # The minute before the file's own last update, not before now: on a
+  # slow machine the comparison of 132 files can take longer than that.
+  local t
+  t=$(rrdtool last "$1" 2>/dev/null) || return 0
+  rrdtool fetch "$1" AVERAGE -r 1 -s $((t - 60)) -e "$t" 2>/dev/null |
     awk -F': ' 'NF == 2 && $2 !~ /nan/ { v = $2 } END { print v }'
 }
 last_update() { # rrd file: the value of its last update
