@@ -255,3 +255,36 @@ int bcm_compile_ports(const uint16_t *local, size_t nlocal,
   free(r);
   return err;
 }
+
+static bool ref_bits(const uint8_t *a, const uint8_t *b, unsigned bits) {
+  for (unsigned i = 0; i < bits; i++)
+    if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
+      return false;
+  return true;
+}
+
+static bool ref_host(const struct bc_host *h, const struct bcm_sock *s,
+                     const uint8_t *addr) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+  if (h->family == s->family)
+    return ref_bits(addr, h->addr, h->prefix_len);
+  return h->family == AF_INET && s->family == AF_INET6 &&
+         memcmp(addr, mapped, 12) == 0 &&
+         ref_bits(addr + 12, h->addr, h->prefix_len);
+}
+
+bool bcm_ref_ports(const struct bc_range *r, size_t n, uint16_t p) {
+  for (size_t i = 0; i < n; i++)
+    if (p >= r[i].lo && p <= r[i].hi)
+      return true;
+  return false;
+}
+
+bool bcm_ref_hosts(const struct bc_host *h, size_t n, const struct bcm_sock *s,
+                   const uint8_t *addr) {
+  for (size_t i = 0; i < n; i++)
+    if (ref_host(&h[i], s, addr))
+      return true;
+  return false;
+}

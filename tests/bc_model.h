@@ -14,6 +14,9 @@
 #ifndef TCPCONNS_DIAG_BC_MODEL_H
 #define TCPCONNS_DIAG_BC_MODEL_H
 
+#include "bytecode.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +32,14 @@ struct bcm_sock {
   uint16_t sport, dport;
   uint8_t src[16], dst[16];
 };
+
+/* The rules written again bit by bit, for the expected verdicts: whether
+ * port p is in one of the n ranges r, and whether addr (s's source or
+ * destination) is in one of the n networks h (an IPv4 network also
+ * matching an IPv4-mapped address of an AF_INET6 socket). */
+bool bcm_ref_ports(const struct bc_range *r, size_t n, uint16_t p);
+bool bcm_ref_hosts(const struct bc_host *h, size_t n, const struct bcm_sock *s,
+                   const uint8_t *addr);
 
 /* Runs the program as the kernel does for the socket s. Returns 1 if it
  * is accepted, 0 if rejected; as bcm_run() below. */

@@ -1003,50 +1003,17 @@ static void rnd_filter(struct tfilter *f) {
 }
 
 /* The expected verdicts, from the rules written again bit by bit. */
-static bool ref_bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits) {
-  for (unsigned i = 0; i < bits; i++)
-    if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
-      return false;
-  return true;
-}
-
-static bool ref_host(const struct bc_host *h, const struct bcm_sock *s,
-                     const uint8_t *addr) {
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-  if (h->family == s->family)
-    return ref_bits_equal(addr, h->addr, h->prefix_len);
-  return h->family == AF_INET && s->family == AF_INET6 &&
-         memcmp(addr, mapped, 12) == 0 &&
-         ref_bits_equal(addr + 12, h->addr, h->prefix_len);
-}
-
-static bool ref_ports(const struct bc_range *r, size_t n, uint16_t p) {
-  for (size_t i = 0; i < n; i++)
-    if (p >= r[i].lo && p <= r[i].hi)
-      return true;
-  return false;
-}
-
-static bool ref_hosts(const struct bc_host *h, size_t n,
-                      const struct bcm_sock *s, const uint8_t *addr) {
-  for (size_t i = 0; i < n; i++)
-    if (ref_host(&h[i], s, addr))
-      return true;
-  return false;
-}
-
 static bool ref_verdict(const struct tfilter *f, const struct bcm_sock *s) {
-  if (ref_ports(f->local, f->nlocal, s->sport) ||
-      ref_ports(f->remote, f->nremote, s->dport))
+  if (bcm_ref_ports(f->local, f->nlocal, s->sport) ||
+      bcm_ref_ports(f->remote, f->nremote, s->dport))
     return true;
   for (size_t i = 0; i < f->nterms; i++) {
     const struct bc_term *t = &f->terms[i];
 
-    if ((t->nlocal == 0 || ref_ports(t->local, t->nlocal, s->sport)) &&
-        (t->nremote == 0 || ref_ports(t->remote, t->nremote, s->dport)) &&
-        (t->nsrc == 0 || ref_hosts(t->src, t->nsrc, s, s->src)) &&
-        (t->ndst == 0 || ref_hosts(t->dst, t->ndst, s, s->dst)))
+    if ((t->nlocal == 0 || bcm_ref_ports(t->local, t->nlocal, s->sport)) &&
+        (t->nremote == 0 || bcm_ref_ports(t->remote, t->nremote, s->dport)) &&
+        (t->nsrc == 0 || bcm_ref_hosts(t->src, t->nsrc, s, s->src)) &&
+        (t->ndst == 0 || bcm_ref_hosts(t->dst, t->ndst, s, s->dst)))
       return true;
   }
   return false;

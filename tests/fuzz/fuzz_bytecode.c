@@ -118,39 +118,6 @@ static void add_hsample(const struct bcm_sock *s) {
     hsamples[nhsamples++] = *s;
 }
 
-static bool ref_bits(const uint8_t *a, const uint8_t *b, unsigned bits) {
-  for (unsigned i = 0; i < bits; i++)
-    if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
-      return false;
-  return true;
-}
-
-static bool ref_host(const struct bc_host *h, const struct bcm_sock *s,
-                     const uint8_t *addr) {
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-  if (h->family == s->family)
-    return ref_bits(addr, h->addr, h->prefix_len);
-  return h->family == AF_INET && s->family == AF_INET6 &&
-         memcmp(addr, mapped, 12) == 0 &&
-         ref_bits(addr + 12, h->addr, h->prefix_len);
-}
-
-static bool ref_ranges(const struct bc_range *r, size_t n, uint16_t p) {
-  for (size_t i = 0; i < n; i++)
-    if (p >= r[i].lo && p <= r[i].hi)
-      return true;
-  return false;
-}
-
-static bool ref_hosts(const struct bc_host *h, size_t n,
-                      const struct bcm_sock *s, const uint8_t *addr) {
-  for (size_t i = 0; i < n; i++)
-    if (ref_host(&h[i], s, addr))
-      return true;
-  return false;
-}
-
 static bool term_used(const struct fterm *t) {
   return t->nlp + t->nrp + t->nsrc + t->ndst > 0;
 }
@@ -314,10 +281,11 @@ static void check_run_sock(const uint8_t *prog, size_t len,
 
   for (size_t i = 0; i < nterms_used && !want; i++) {
     const struct bc_term *t = &bterms[i];
-    want = (t->nlocal == 0 || ref_ranges(t->local, t->nlocal, s->sport)) &&
-           (t->nremote == 0 || ref_ranges(t->remote, t->nremote, s->dport)) &&
-           (t->nsrc == 0 || ref_hosts(t->src, t->nsrc, s, s->src)) &&
-           (t->ndst == 0 || ref_hosts(t->dst, t->ndst, s, s->dst));
+    want =
+        (t->nlocal == 0 || bcm_ref_ports(t->local, t->nlocal, s->sport)) &&
+        (t->nremote == 0 || bcm_ref_ports(t->remote, t->nremote, s->dport)) &&
+        (t->nsrc == 0 || bcm_ref_hosts(t->src, t->nsrc, s, s->src)) &&
+        (t->ndst == 0 || bcm_ref_hosts(t->dst, t->ndst, s, s->dst));
   }
 #ifdef FUZZ_SELFTEST
   /* A wrong expectation: IPv4-mapped sockets "never match" a term. */
