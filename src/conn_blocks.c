@@ -86,10 +86,29 @@ static bool parse_port_number(const char *s, size_t n, uint16_t *port) {
   return true;
 }
 
+/* Room for one more value of key in *arr, an array of n values of size
+ * bytes (struct bc_range or struct bc_host). 0, or -1 with the error. */
+static int grow_values(const struct config_conns *b, const char *key,
+                       const char *tok, void **arr, size_t n, size_t size,
+                       char *err, size_t errlen) {
+  void *grown;
+
+  if (n >= CONFIG_MAX_CONNS_VALUES)
+    return block_error(b, err, errlen, "%s \"%s\": more than %d values", key,
+                       tok, CONFIG_MAX_CONNS_VALUES);
+  grown = realloc(*arr, (n + 1) * size);
+  if (grown == NULL)
+    return block_error(b, err, errlen, "%s \"%s\": %s", key, tok,
+                       strerror(ENOMEM));
+  *arr = grown;
+  return 0;
+}
+
 static int add_port(struct config_conns *b, const char *key, bool local,
                     const char *tok, char *err, size_t errlen) {
   const char *dash = strchr(tok, '-');
-  struct bc_range r, **arr = local ? &b->lports : &b->rports, *grown;
+  struct bc_range r, **arr = local ? &b->lports : &b->rports;
+  void *room;
   size_t *n = local ? &b->nlports : &b->nrports;
 
   if (dash == NULL ? !parse_port_number(tok, strlen(tok), &r.lo)
@@ -105,15 +124,11 @@ static int add_port(struct config_conns *b, const char *key, bool local,
     return block_error(b, err, errlen,
                        "%s \"%s\": invalid port range, LOW is above HIGH", key,
                        tok);
-  if (*n >= CONFIG_MAX_CONNS_VALUES)
-    return block_error(b, err, errlen, "%s \"%s\": more than %d values", key,
-                       tok, CONFIG_MAX_CONNS_VALUES);
-  grown = realloc(*arr, (*n + 1) * sizeof(*grown));
-  if (grown == NULL)
-    return block_error(b, err, errlen, "%s \"%s\": %s", key, tok,
-                       strerror(ENOMEM));
-  *arr = grown;
-  grown[(*n)++] = r;
+  room = *arr;
+  if (grow_values(b, key, tok, &room, *n, sizeof(r), err, errlen) != 0)
+    return -1;
+  *arr = room;
+  (*arr)[(*n)++] = r;
   return 0;
 }
 
@@ -186,21 +201,18 @@ int conns_parse_host(const char *text, struct bc_host *h, char *why,
 
 static int add_host(struct config_conns *b, const char *key, bool local,
                     const char *tok, char *err, size_t errlen) {
-  struct bc_host h, **arr = local ? &b->laddrs : &b->raddrs, *grown;
+  struct bc_host h, **arr = local ? &b->laddrs : &b->raddrs;
+  void *room;
   size_t *n = local ? &b->nladdrs : &b->nraddrs;
   char why[160];
 
   if (conns_parse_host(tok, &h, why, sizeof(why)) != 0)
     return block_error(b, err, errlen, "%s \"%s\": %s", key, tok, why);
-  if (*n >= CONFIG_MAX_CONNS_VALUES)
-    return block_error(b, err, errlen, "%s \"%s\": more than %d values", key,
-                       tok, CONFIG_MAX_CONNS_VALUES);
-  grown = realloc(*arr, (*n + 1) * sizeof(*grown));
-  if (grown == NULL)
-    return block_error(b, err, errlen, "%s \"%s\": %s", key, tok,
-                       strerror(ENOMEM));
-  *arr = grown;
-  grown[(*n)++] = h;
+  room = *arr;
+  if (grow_values(b, key, tok, &room, *n, sizeof(h), err, errlen) != 0)
+    return -1;
+  *arr = room;
+  (*arr)[(*n)++] = h;
   return 0;
 }
 
@@ -298,6 +310,17 @@ bool conns_match(const struct config_conns *b, uint8_t family, uint16_t sport,
          (b->nrports == 0 || port_in(b->rports, b->nrports, dport)) &&
          (b->nladdrs == 0 || host_in(b->laddrs, b->nladdrs, family, src)) &&
          (b->nraddrs == 0 || host_in(b->raddrs, b->nraddrs, family, dst));
+}
+
+struct bc_term conns_term(const struct config_conns *b) {
+  return (struct bc_term){.local = b->lports,
+                          .nlocal = b->nlports,
+                          .remote = b->rports,
+                          .nremote = b->nrports,
+                          .src = b->laddrs,
+                          .nsrc = b->nladdrs,
+                          .dst = b->raddrs,
+                          .ndst = b->nraddrs};
 }
 
 uint32_t conns_states(const struct collector_config *cfg) {

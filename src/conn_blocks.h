@@ -80,6 +80,10 @@ static inline bool conns_host_match(const struct bc_host *h, uint8_t family,
 bool conns_match(const struct config_conns *b, uint8_t family, uint16_t sport,
                  uint16_t dport, const uint8_t *src, const uint8_t *dst);
 
+/* The block's port and address conditions as one term of the kernel
+ * filter (bytecode.h); the term points into b. */
+struct bc_term conns_term(const struct config_conns *b);
+
 /* The union of the blocks' states. */
 uint32_t conns_states(const struct collector_config *cfg);
 

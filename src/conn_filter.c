@@ -2,6 +2,7 @@
 #include "conn_filter.h"
 
 #include "bytecode.h"
+#include "conn_blocks.h"
 #include "tcp_state.h"
 
 #include <errno.h>
@@ -76,14 +77,7 @@ static size_t add_terms(const struct collector_config *cfg,
 
     if (!(b->states & TCS_MASK_NOT_LISTEN))
       continue;
-    terms[n++] = (struct bc_term){.local = b->lports,
-                                  .nlocal = b->nlports,
-                                  .remote = b->rports,
-                                  .nremote = b->nrports,
-                                  .src = b->laddrs,
-                                  .nsrc = b->nladdrs,
-                                  .dst = b->raddrs,
-                                  .ndst = b->nraddrs};
+    terms[n++] = conns_term(b);
   }
   return n;
 }

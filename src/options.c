@@ -89,32 +89,33 @@ static int parse_port(const char *key, const char *value, uint16_t *port,
   return 0;
 }
 
+static const char *blanks_skipped(const char *p) {
+  while (isspace((unsigned char)*p))
+    p++;
+  return p;
+}
+
+/* A decimal number at p, blanks around it allowed: its value in *v and
+ * where what follows starts, or NULL. */
+static const char *number_at(const char *p, long *v) {
+  char *end;
+
+  p = blanks_skipped(p);
+  if (!isdigit((unsigned char)*p))
+    return NULL;
+  *v = strtol(p, &end, 10);
+  return blanks_skipped(end);
+}
+
 /* "8000-8099": a range (issue: counted under one instance). 1 if value
  * has that shape, with *lo and *hi set; 0 otherwise. */
 static int looks_like_range(const char *value, long *lo, long *hi) {
-  const char *p = value;
-  char *end;
+  const char *p = number_at(value, lo);
 
-  while (isspace((unsigned char)*p))
-    p++;
-  if (!isdigit((unsigned char)*p))
+  if (p == NULL || *p != '-')
     return 0;
-  *lo = strtol(p, &end, 10);
-  p = end;
-  while (isspace((unsigned char)*p))
-    p++;
-  if (*p != '-')
-    return 0;
-  p++;
-  while (isspace((unsigned char)*p))
-    p++;
-  if (!isdigit((unsigned char)*p))
-    return 0;
-  *hi = strtol(p, &end, 10);
-  p = end;
-  while (isspace((unsigned char)*p))
-    p++;
-  return *p == '\0';
+  p = number_at(p + 1, hi);
+  return p != NULL && *p == '\0';
 }
 
 static int apply_port(struct collector_config *c, const char *name, bool local,

@@ -86,44 +86,44 @@ static bool split_instance(const char *instance, char *port, size_t len,
 
 /* --- connections per port, and of every socket ----------------------- */
 
+/* One sample per reported state: FAMILY{[port=..,direction=..,]state=..}. */
+static void state_samples(struct prom_ctx *p, const char *port,
+                          const char *direction, const uint32_t *counts) {
+  char state[STATE_NAME_MAX];
+
+  family_start(p);
+  for (int st = TCS_MIN; st <= TCS_MAX; st++) {
+    if (!(p->states & (1u << st)))
+      continue;
+    state_label(state, st);
+    fprintf(p->out, "%s{", p->family);
+    if (port != NULL) {
+      fputs("port=", p->out);
+      label_value(p->out, port);
+      fputs(",direction=", p->out);
+      label_value(p->out, direction);
+      fputc(',', p->out);
+    }
+    fprintf(p->out, "state=\"%s\"", state);
+    sample_end(p, (unsigned long)counts[st]);
+  }
+}
+
 static void port_block(void *data, const char *instance,
                        const uint32_t *counts) {
-  struct prom_ctx *p = data;
-  char port[32], state[STATE_NAME_MAX];
+  char port[32];
   const char *direction;
 
   if (strcmp(instance, "all") == 0 ||
       !split_instance(instance, port, sizeof(port), &direction))
     return;
-  family_start(p);
-  for (int st = TCS_MIN; st <= TCS_MAX; st++) {
-    if (!(p->states & (1u << st)))
-      continue;
-    state_label(state, st);
-    fprintf(p->out, "%s{port=", p->family);
-    label_value(p->out, port);
-    fputs(",direction=", p->out);
-    label_value(p->out, direction);
-    fprintf(p->out, ",state=\"%s\"", state);
-    sample_end(p, (unsigned long)counts[st]);
-  }
+  state_samples(data, port, direction, counts);
 }
 
 static void all_block(void *data, const char *instance,
                       const uint32_t *counts) {
-  struct prom_ctx *p = data;
-  char state[STATE_NAME_MAX];
-
-  if (strcmp(instance, "all") != 0)
-    return;
-  family_start(p);
-  for (int st = TCS_MIN; st <= TCS_MAX; st++) {
-    if (!(p->states & (1u << st)))
-      continue;
-    state_label(state, st);
-    fprintf(p->out, "%s{state=\"%s\"", p->family, state);
-    sample_end(p, (unsigned long)counts[st]);
-  }
+  if (strcmp(instance, "all") == 0)
+    state_samples(data, NULL, NULL, counts);
 }
 
 /* --- accept queues of listening ports --------------------------------- */

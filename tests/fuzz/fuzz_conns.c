@@ -129,14 +129,7 @@ static uint16_t near_port(const struct bc_range *r, size_t n) {
 
 static void check_matcher(const struct config_conns *b) {
   static uint8_t prog[BC_MAX_LEN];
-  struct bc_term t = {.local = b->lports,
-                      .nlocal = b->nlports,
-                      .remote = b->rports,
-                      .nremote = b->nrports,
-                      .src = b->laddrs,
-                      .nsrc = b->nladdrs,
-                      .dst = b->raddrs,
-                      .ndst = b->nraddrs};
+  struct bc_term t = conns_term(b);
   struct bc_filter f = {.terms = &t, .nterms = 1};
   size_t len;
   int err = bc_compile_filter(&f, 0, prog, sizeof(prog), &len);
