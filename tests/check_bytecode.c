@@ -7,6 +7,7 @@
  * ORs, for sockets of both families and IPv4-mapped ones. Checked
  * through the user-space model of the kernel in bc_model.c, whose host
  * conditions are checked here against hand-written programs. */
+#include "check_run.h"
 #include "bc_model.h"
 #include "bytecode.h"
 
@@ -1206,11 +1207,5 @@ static Suite *bytecode_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(bytecode_suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run_suite(bytecode_suite(), false);
 }

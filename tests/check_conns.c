@@ -5,6 +5,7 @@
  * kernel filter compiled for the block (run through the model of the
  * kernel) on every socket: same ports, same prefixes, same families,
  * IPv4-mapped addresses included. */
+#include "check_run.h"
 #include "bc_model.h"
 #include "bytecode.h"
 #include "cli/cli_connections.h"
@@ -362,14 +363,7 @@ START_TEST(matcher_agrees_with_the_kernel_filter) {
           conns_apply(&cfg, "RemotePort", "5432", err, sizeof(err)), 0);
     ck_assert_int_eq(conns_finish(&cfg, err, sizeof(err)), 0);
     b = &cfg.conns[cfg.nconns - 1];
-    t = (struct bc_term){.local = b->lports,
-                         .nlocal = b->nlports,
-                         .remote = b->rports,
-                         .nremote = b->nrports,
-                         .src = b->laddrs,
-                         .nsrc = b->nladdrs,
-                         .dst = b->raddrs,
-                         .ndst = b->nraddrs};
+    t = conns_term(b);
     f = (struct bc_filter){.terms = &t, .nterms = 1};
     ck_assert_int_eq(bc_compile_filter(&f, 0, prog, sizeof(prog), &len), 0);
     ck_assert_int_eq(bcm_audit(prog, len), 0);
@@ -403,25 +397,17 @@ START_TEST(matcher_agrees_with_the_kernel_filter) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("conns");
-  TCase *tc = tcase_create("conns");
-  SRunner *sr;
-  int failed;
+  static const struct check_case c = {
+      .name = "conns", .setup = setup, .teardown = teardown, .timeout = 120};
+  const TTest *const tests[] = {issue_example_parses,
+                                values_and_lines_or_states_default_and_add,
+                                errors_name_block_option_and_value,
+                                names_conditions_and_duplicates,
+                                copies_are_deep,
+                                cli_grammar,
+                                defaults_with_blocks,
+                                matcher_agrees_with_the_kernel_filter,
+                                NULL};
 
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, issue_example_parses);
-  tcase_add_test(tc, values_and_lines_or_states_default_and_add);
-  tcase_add_test(tc, errors_name_block_option_and_value);
-  tcase_add_test(tc, names_conditions_and_duplicates);
-  tcase_add_test(tc, copies_are_deep);
-  tcase_add_test(tc, cli_grammar);
-  tcase_add_test(tc, defaults_with_blocks);
-  tcase_add_test(tc, matcher_agrees_with_the_kernel_filter);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run(&c, tests);
 }

@@ -3,6 +3,8 @@
  * the real kernel in a private namespace. For each: the read fails (or
  * carries on where that is the design), no descriptor is left behind,
  * and the next read gives exact counts again. */
+#include "nlbuf.h"
+#include "check_run.h"
 #include "collector_private.h"
 #include "report_blocks.h"
 #include "netns.h"
@@ -58,24 +60,6 @@ static ssize_t f_send(void *ctx, struct mnl_socket *nl, const void *b,
   return diag_io_kernel.send(NULL, nl, b, n);
 }
 
-/* Replaces the buffer with one control message for our request. */
-static ssize_t forge(void *buf, const struct nlmsghdr *like, uint16_t type,
-                     int value) {
-  struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-
-  nlh->nlmsg_type = type;
-  nlh->nlmsg_seq = like->nlmsg_seq;
-  nlh->nlmsg_pid = like->nlmsg_pid;
-  if (type == NLMSG_ERROR) {
-    struct nlmsgerr *e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
-    e->error = value;
-  } else {
-    int *v = mnl_nlmsg_put_extra_header(nlh, sizeof(*v));
-    *v = value;
-  }
-  return (ssize_t)nlh->nlmsg_len;
-}
-
 static ssize_t f_recv(void *ctx, struct mnl_socket *nl, void *buf, size_t n) {
   ssize_t got;
   struct nlmsghdr *nlh = buf;
@@ -98,9 +82,11 @@ static ssize_t f_recv(void *ctx, struct mnl_socket *nl, void *buf, size_t n) {
     nlh->nlmsg_pid += 1;
     return got;
   case F_NLMSG_ERROR:
-    return forge(buf, nlh, NLMSG_ERROR, -fio.err);
+    return nlbuf_forge_control(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_ERROR,
+                               -fio.err);
   case F_DONE_ERROR:
-    return forge(buf, nlh, NLMSG_DONE, -fio.err);
+    return nlbuf_forge_control(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_DONE,
+                               -fio.err);
   case F_EOF:
     return 0;
   default:
@@ -289,36 +275,29 @@ START_TEST(transient_failure_at_start_retries_netlink) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("faults");
-  TCase *tc = tcase_create("faults");
-  SRunner *sr;
-  int failed;
+  static const struct check_case c = {.name = "faults",
+                                      .setup = setup,
+                                      .teardown = teardown,
+                                      .fork_each = true};
+  const TTest *const tests[] = {socket_eperm,
+                                socket_eafnosupport,
+                                sendmsg_fails,
+                                recv_eintr_retried,
+                                recv_eagain,
+                                recv_enobufs,
+                                recv_truncated,
+                                wrong_sequence,
+                                wrong_port_id,
+                                nlmsg_error_einval,
+                                nlmsg_error_eperm,
+                                done_with_error,
+                                dump_without_done,
+                                unavailable_at_start_falls_back_to_proc,
+                                transient_failure_at_start_retries_netlink,
+                                NULL};
 
-  if (geteuid() != 0 || netns_available() != 0) {
-    fprintf(stderr, "check_faults: SKIP: needs root able to create network namespaces\n");
+  if (netns_require("check_faults") != 0)
     return 77;
-  }
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_add_test(tc, socket_eperm);
-  tcase_add_test(tc, socket_eafnosupport);
-  tcase_add_test(tc, sendmsg_fails);
-  tcase_add_test(tc, recv_eintr_retried);
-  tcase_add_test(tc, recv_eagain);
-  tcase_add_test(tc, recv_enobufs);
-  tcase_add_test(tc, recv_truncated);
-  tcase_add_test(tc, wrong_sequence);
-  tcase_add_test(tc, wrong_port_id);
-  tcase_add_test(tc, nlmsg_error_einval);
-  tcase_add_test(tc, nlmsg_error_eperm);
-  tcase_add_test(tc, done_with_error);
-  tcase_add_test(tc, dump_without_done);
-  tcase_add_test(tc, unavailable_at_start_falls_back_to_proc);
-  tcase_add_test(tc, transient_failure_at_start_retries_netlink);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_FORK);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+
+  return check_run(&c, tests);
 }

@@ -6,6 +6,7 @@
  * each must parse back to exactly the block it was made for. A parser
  * that recovers the block from the string proves that no two different
  * blocks share a string; the pairwise comparison checks it directly. */
+#include "check_run.h"
 #include "instance_name.h"
 
 #include <check.h>
@@ -206,18 +207,10 @@ START_TEST(upstream_instances_unchanged) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("instance_names");
-  TCase *tc = tcase_create("instance_names");
-  SRunner *sr;
-  int failed;
+  static const struct check_case c = {.name = "instance_names"};
+  const TTest *const tests[] = {every_instance_parses_back_and_none_collide,
+                                names_that_could_collide_are_refused,
+                                upstream_instances_unchanged, NULL};
 
-  tcase_add_test(tc, every_instance_parses_back_and_none_collide);
-  tcase_add_test(tc, names_that_could_collide_are_refused);
-  tcase_add_test(tc, upstream_instances_unchanged);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run(&c, tests);
 }

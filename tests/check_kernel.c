@@ -7,6 +7,7 @@
  * bring back exactly the sockets the user-space model of the kernel
  * (bc_model.c) accepts from an unfiltered dump. Needs root (CAP_SYS_ADMIN
  * for unshare); exits 77 (skipped) otherwise. */
+#include "check_run.h"
 #include "collector_private.h"
 #include "report_blocks.h"
 #include "bc_model.h"
@@ -473,17 +474,6 @@ static void add_spread_block(struct collector_config *cfg, size_t i) {
   ck_assert_int_eq(conns_finish(cfg, err, sizeof(err)), 0);
 }
 
-static struct bc_term term_of(const struct config_conns *b) {
-  return (struct bc_term){.local = b->lports,
-                          .nlocal = b->nlports,
-                          .remote = b->rports,
-                          .nremote = b->nrports,
-                          .src = b->laddrs,
-                          .nsrc = b->nladdrs,
-                          .dst = b->raddrs,
-                          .ndst = b->nraddrs};
-}
-
 static struct bcm_sock bcm_of(const struct truth_sock *t) {
   struct bcm_sock s = {
       .family = t->family, .sport = t->sport, .dport = t->dport};
@@ -565,7 +555,7 @@ START_TEST(kernel_runs_block_programs_as_the_model) {
   config_init(&cfg);
   for (size_t i = 0; i < NSPREAD; i++) {
     add_spread_block(&cfg, i);
-    terms[i] = term_of(&cfg.conns[i]);
+    terms[i] = conns_term(&cfg.conns[i]);
   }
   ck_assert_int_eq(diag_conn_init(&conn, &diag_io_kernel), 0);
   for (size_t i = 0; i <= NSPREAD + 1; i++) {
@@ -662,7 +652,7 @@ START_TEST(collector_counts_blocks_exactly) {
   ck_assert_str_eq(read_blocks_sorted(), plain.s);
   ck_assert_int_eq(truth_dump(&all), 0);
   for (size_t i = 0; i < cfg.nconns; i++) {
-    struct bc_term t = term_of(&cfg.conns[i]);
+    struct bc_term t = conns_term(&cfg.conns[i]);
     struct bc_filter f = {.terms = &t, .nterms = 1};
     uint32_t want[TCS_COUNT] = {0};
     size_t len;
@@ -694,33 +684,24 @@ START_TEST(collector_counts_blocks_exactly) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("kernel");
-  TCase *tc = tcase_create("kernel");
-  SRunner *sr;
-  int failed;
-
-  if (geteuid() != 0 || netns_available() != 0) {
-    fprintf(stderr, "check_kernel: SKIP: needs root able to create network namespaces\n");
-    return 77;
-  }
-  tcase_add_test(tc, default_block_reports_listening_ports);
-  tcase_add_test(tc, all_ports_summary_counts_every_socket);
-  tcase_add_test(tc, configured_ports_filtered_in_kernel);
-  tcase_add_test(tc, every_request_form_agrees);
-  tcase_add_test(tc, listener_coming_and_going);
-  tcase_add_test(tc, hundreds_of_listening_ports);
-  tcase_add_test(tc, states_filter_in_kernel);
-  tcase_add_test(tc, port_ranges_in_kernel);
-  tcase_add_test(tc, accept_queue_of_a_listener_that_never_accepts);
-  tcase_add_test(tc, kernel_runs_block_programs_as_the_model);
-  tcase_add_test(tc, collector_counts_blocks_exactly);
-  tcase_set_timeout(tc, 60);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
   /* Each test in its own process, hence its own namespace. */
-  srunner_set_fork_status(sr, CK_FORK);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  static const struct check_case c = {
+      .name = "kernel", .timeout = 60, .fork_each = true};
+  const TTest *const tests[] = {default_block_reports_listening_ports,
+                                all_ports_summary_counts_every_socket,
+                                configured_ports_filtered_in_kernel,
+                                every_request_form_agrees,
+                                listener_coming_and_going,
+                                hundreds_of_listening_ports,
+                                states_filter_in_kernel,
+                                port_ranges_in_kernel,
+                                accept_queue_of_a_listener_that_never_accepts,
+                                kernel_runs_block_programs_as_the_model,
+                                collector_counts_blocks_exactly,
+                                NULL};
+
+  if (netns_require("check_kernel") != 0)
+    return 77;
+
+  return check_run(&c, tests);
 }

@@ -19,6 +19,7 @@
  *
  * MODEL_SEED=N replays a run (the seed is printed, and in every failure);
  * MODEL_STEPS=N sets its length. Needs root (exits 77 otherwise). */
+#include "check_run.h"
 #include "collector_private.h"
 #include "report_blocks.h"
 #include "fault_io.h"
@@ -901,16 +902,12 @@ START_TEST(successful_reads_are_exact) {
 END_TEST
 
 int main(void) {
+  static const struct check_case c = {.name = "model", .timeout = 3600};
+  const TTest *const tests[] = {successful_reads_are_exact, NULL};
   const char *env = getenv("MODEL_SEED");
-  Suite *s = suite_create("model");
-  TCase *tc = tcase_create("model");
-  SRunner *sr;
-  int failed;
 
-  if (geteuid() != 0) {
-    fprintf(stderr, "check_model: needs root for network namespaces\n");
+  if (netns_require("check_model") != 0)
     return 77;
-  }
   seed = env != NULL ? strtoull(env, NULL, 10)
                      : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
   if (seed == 0)
@@ -918,12 +915,6 @@ int main(void) {
   rng_state = seed;
   fprintf(stderr, "model: MODEL_SEED=%llu (set it to replay this run)\n",
           (unsigned long long)seed);
-  tcase_set_timeout(tc, 3600);
-  tcase_add_test(tc, successful_reads_are_exact);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+
+  return check_run(&c, tests);
 }

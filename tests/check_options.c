@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Option parsing: upstream tcpconns' meaning, plus warnings and errors that
  * name the option and the value. */
+#include "check_run.h"
 #include "collector_private.h"
 #include "options.h"
 
@@ -301,11 +302,5 @@ static Suite *options_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(options_suite());
-  int failed;
-
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run_suite(options_suite(), false);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Flat tables: counting, upstream's entry lifecycle, the filter's port
  * lists and the dispatch list. */
+#include "check_run.h"
 #include "collector_private.h"
 #include "report_blocks.h"
 #include "bytecode.h"
@@ -233,25 +234,19 @@ START_TEST(every_port_can_have_a_slot) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("port_table");
-  TCase *tc = tcase_create("port_table");
-  SRunner *sr;
-  int failed;
+  static const struct check_case c = {.name = "port_table",
+                                      .setup = setup,
+                                      .teardown = teardown,
+                                      .timeout = 60};
+  const TTest *const tests[] = {counts_local_remote_and_total,
+                                auto_listening_port_lifecycle,
+                                listening_port_keeps_position_while_listening,
+                                failed_discovery_leaves_no_stale_filter,
+                                remote_only_port_local_block_needs_listening,
+                                configured_port_sent_with_zeros,
+                                filter_port_lists,
+                                every_port_can_have_a_slot,
+                                NULL};
 
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_add_test(tc, counts_local_remote_and_total);
-  tcase_add_test(tc, auto_listening_port_lifecycle);
-  tcase_add_test(tc, listening_port_keeps_position_while_listening);
-  tcase_add_test(tc, failed_discovery_leaves_no_stale_filter);
-  tcase_add_test(tc, remote_only_port_local_block_needs_listening);
-  tcase_add_test(tc, configured_port_sent_with_zeros);
-  tcase_add_test(tc, filter_port_lists);
-  tcase_add_test(tc, every_port_can_have_a_slot);
-  tcase_set_timeout(tc, 60);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run(&c, tests);
 }

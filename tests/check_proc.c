@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The /proc/net/tcp{,6} line parser and file reader. */
+#include "check_run.h"
 #include "proc_reader.h"
 
 #include <check.h>
@@ -99,19 +100,10 @@ START_TEST(file_with_lines_across_reads) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("proc");
-  TCase *tc = tcase_create("proc");
-  SRunner *sr;
-  int failed;
+  static const struct check_case c = {.name = "proc"};
+  const TTest *const tests[] = {ipv4_line, ipv6_line,
+                                header_and_garbage_rejected,
+                                file_with_lines_across_reads, NULL};
 
-  tcase_add_test(tc, ipv4_line);
-  tcase_add_test(tc, ipv6_line);
-  tcase_add_test(tc, header_and_garbage_rejected);
-  tcase_add_test(tc, file_with_lines_across_reads);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run(&c, tests);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Reply parsing on crafted buffers. */
+#include "check_run.h"
 #include "diag_reply.h"
 #include "nlbuf.h"
 
@@ -244,33 +245,25 @@ START_TEST(length_of_two_gigabytes_rejected) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("reply");
-  TCase *tc = tcase_create("reply");
-  SRunner *sr;
-  int failed;
+  static const struct check_case c = {.name = "reply", .setup = setup};
+  const TTest *const tests[] = {several_sockets_then_more,
+                                sockets_then_done,
+                                done_carrying_error,
+                                done_without_payload,
+                                nlmsg_error,
+                                truncated_nlmsg_error,
+                                wrong_sequence,
+                                wrong_port_id,
+                                message_claims_more_than_buffer,
+                                trailing_bytes_shorter_than_header,
+                                socket_payload_too_short,
+                                unexpected_type,
+                                noop_ignored_overrun_fails,
+                                empty_buffer,
+                                callback_error_stops,
+                                int_min_error_is_not_negated,
+                                length_of_two_gigabytes_rejected,
+                                NULL};
 
-  tcase_add_checked_fixture(tc, setup, NULL);
-  tcase_add_test(tc, several_sockets_then_more);
-  tcase_add_test(tc, sockets_then_done);
-  tcase_add_test(tc, done_carrying_error);
-  tcase_add_test(tc, done_without_payload);
-  tcase_add_test(tc, nlmsg_error);
-  tcase_add_test(tc, truncated_nlmsg_error);
-  tcase_add_test(tc, wrong_sequence);
-  tcase_add_test(tc, wrong_port_id);
-  tcase_add_test(tc, message_claims_more_than_buffer);
-  tcase_add_test(tc, trailing_bytes_shorter_than_header);
-  tcase_add_test(tc, socket_payload_too_short);
-  tcase_add_test(tc, unexpected_type);
-  tcase_add_test(tc, noop_ignored_overrun_fails);
-  tcase_add_test(tc, empty_buffer);
-  tcase_add_test(tc, callback_error_stops);
-  tcase_add_test(tc, int_min_error_is_not_negated);
-  tcase_add_test(tc, length_of_two_gigabytes_rejected);
-  suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run(&c, tests);
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "nlbuf.h"
 #include "fault_io.h"
 
 #include <errno.h>
@@ -43,24 +44,6 @@ static ssize_t fo_send(void *ctx, struct mnl_socket *nl, const void *buf,
   return f->inner->send(f->inner->ctx, nl, buf, len);
 }
 
-/* Replaces the buffer by one control message answering our request. */
-static ssize_t forge(void *buf, uint32_t seq, uint32_t pid, uint16_t type,
-                     int value) {
-  struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-
-  nlh->nlmsg_type = type;
-  nlh->nlmsg_seq = seq;
-  nlh->nlmsg_pid = pid;
-  if (type == NLMSG_ERROR) {
-    struct nlmsgerr *e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
-    e->error = value;
-  } else {
-    int *v = mnl_nlmsg_put_extra_header(nlh, sizeof(*v));
-    *v = value;
-  }
-  return (ssize_t)nlh->nlmsg_len;
-}
-
 static ssize_t fo_recv(void *ctx, struct mnl_socket *nl, void *buf,
                        size_t len) {
   struct fault_io *f = ctx;
@@ -89,7 +72,8 @@ static ssize_t fo_recv(void *ctx, struct mnl_socket *nl, void *buf,
     return got;
   if (f->refuse_next) {
     f->refuse_next = false;
-    return forge(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_ERROR, -EINVAL);
+    return nlbuf_forge_control(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_ERROR,
+                               -EINVAL);
   }
   if (due(f, FAULT_CUT)) {
     f->fired = true;
@@ -107,12 +91,13 @@ static ssize_t fo_recv(void *ctx, struct mnl_socket *nl, void *buf,
   }
   if (due(f, FAULT_NLMSG_ERR)) {
     f->fired = true;
-    return forge(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_ERROR,
-                 -f->plan.err);
+    return nlbuf_forge_control(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_ERROR,
+                               -f->plan.err);
   }
   if (due(f, FAULT_DONE_ERR)) {
     f->fired = true;
-    return forge(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_DONE, -f->plan.err);
+    return nlbuf_forge_control(buf, nlh->nlmsg_seq, nlh->nlmsg_pid, NLMSG_DONE,
+                               -f->plan.err);
   }
   if (due(f, FAULT_EOF)) {
     f->fired = true;

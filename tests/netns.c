@@ -36,7 +36,7 @@ int netns_enter_private(void) {
   return err;
 }
 
-int netns_available(void) {
+static int netns_available(void) {
   int status;
   pid_t pid = fork();
 
@@ -49,6 +49,14 @@ int netns_available(void) {
   if (!WIFEXITED(status))
     return -ECHILD;
   return -WEXITSTATUS(status);
+}
+
+int netns_require(const char *prog) {
+  if (geteuid() == 0 && netns_available() == 0)
+    return 0;
+  fprintf(stderr, "%s: SKIP: needs root able to create network namespaces\n",
+          prog);
+  return 77;
 }
 
 static void die(const char *what, const char *addr, uint16_t port) {

@@ -10,10 +10,11 @@
  * namespace dies with the process, sockets and all. */
 int netns_enter_private(void);
 
-/* 0 if netns_enter_private() works here (tried in a child process), or
- * -errno: root without CAP_SYS_ADMIN (a container, a build chroot) cannot
- * create a network namespace, and the kernel tests then skip. */
-int netns_available(void);
+/* For a test's main(): 0 if netns_enter_private() works here (tried in a
+ * child process as root); else prints "PROG: SKIP: ..." and returns 77,
+ * automake's SKIP status. Root without CAP_SYS_ADMIN (a container, a
+ * build chroot) cannot create a network namespace. */
+int netns_require(const char *prog);
 
 /* A listening socket on addr ("127.0.0.1", "::1", "::") and port.
  * v6only applies to AF_INET6 sockets. Aborts the test on failure. */

@@ -51,3 +51,20 @@ void nlbuf_raw(struct nlbuf *b, uint16_t type, uint32_t seq, uint32_t pid,
                size_t payload_len) {
   put(b, type, seq, pid, payload_len);
 }
+
+ssize_t nlbuf_forge_control(void *buf, uint32_t seq, uint32_t pid,
+                            uint16_t type, int value) {
+  struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_seq = seq;
+  nlh->nlmsg_pid = pid;
+  if (type == NLMSG_ERROR) {
+    struct nlmsgerr *e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+    e->error = value;
+  } else {
+    int *v = mnl_nlmsg_put_extra_header(nlh, sizeof(*v));
+    *v = value;
+  }
+  return (ssize_t)nlh->nlmsg_len;
+}

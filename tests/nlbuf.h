@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct nlbuf {
   _Alignas(8) uint8_t data[65536];
@@ -22,5 +23,11 @@ void nlbuf_error(struct nlbuf *b, uint32_t seq, uint32_t pid, int error);
 /* A bare header of any type with payload_len zero bytes of payload. */
 void nlbuf_raw(struct nlbuf *b, uint16_t type, uint32_t seq, uint32_t pid,
                size_t payload_len);
+
+/* Writes at buf, in place of whatever a recv() put there, one NLMSG_DONE
+ * (value: its status) or NLMSG_ERROR (value: its error) message answering
+ * seq and pid; returns its length. For fault seams that forge replies. */
+ssize_t nlbuf_forge_control(void *buf, uint32_t seq, uint32_t pid,
+                            uint16_t type, int value);
 
 #endif
