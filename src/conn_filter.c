@@ -67,15 +67,33 @@ static size_t add_ports(const uint16_t *ports, size_t n, struct bc_range *out,
   return n;
 }
 
-/* One term per block that needs the connection dump. */
+/* Whether ranges r[0..n), n > 0, hold only ports set in bits. */
+static bool ranges_within(const struct bc_range *r, size_t n,
+                          const uint32_t *bits) {
+  for (size_t i = 0; i < n; i++)
+    for (uint32_t p = r[i].lo; p <= r[i].hi; p++)
+      if (!has_bit(bits, (uint16_t)p))
+        return false;
+  return n > 0;
+}
+
+/* One term per block that needs the connection dump, but none for a block
+ * the filter's port sets already cover: when all its local ports are
+ * among the single local ports kept (a listening port, say), or all its
+ * remote ports among the remote ones, the kernel returns every socket it
+ * can match anyway, and its term would only cost a failing test on each
+ * socket the sets refuse. User space matches every returned socket
+ * against every block, so the counts do not change. */
 static size_t add_terms(const struct collector_config *cfg,
-                        struct bc_term *terms) {
+                        const struct conn_filter *f, struct bc_term *terms) {
   size_t n = 0;
 
   for (size_t i = 0; i < cfg->nconns; i++) {
     const struct config_conns *b = &cfg->conns[i];
 
-    if (!(b->states & TCS_MASK_NOT_LISTEN))
+    if (!(b->states & TCS_MASK_NOT_LISTEN) ||
+        ranges_within(b->lports, b->nlports, f->local_bits) ||
+        ranges_within(b->rports, b->nrports, f->remote_bits))
       continue;
     terms[n++] = conns_term(b);
   }
@@ -109,7 +127,7 @@ int conn_filter_build(struct conn_filter *f, const struct port_table *pt,
     filter.nremote += add_ranges(pt, PT_REMOTE, remote + filter.nremote);
   }
   filter.terms = terms;
-  filter.nterms = add_terms(cfg, terms);
+  filter.nterms = add_terms(cfg, f, terms);
 
   err = bc_compile_filter(&filter, bc_flags, bc, BC_MAX_LEN, &len);
   if (err == -EINVAL) {

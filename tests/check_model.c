@@ -112,6 +112,15 @@ static const char *const conns_all[] = {
 static const char *const conns_listen[] = {
     "est_two|RemoteAddress=127.0.0.2/32|States=ESTABLISHED", NULL};
 static const char *const conns_ns[] = {"loop|RemoteAddress=127.0.0.0/8", NULL};
+/* Next to port sets: blocks their ports cover (no term of their own in the
+ * kernel filter) while those ports listen, and blocks they do not. */
+static const char *const conns_covered[] = {
+    "low_two|LocalPort=1000-1001|RemoteAddress=127.0.0.0/30",
+    "on_40002|LocalPort=40002|States=ESTABLISHED TIME_WAIT CLOSE_WAIT",
+    "to_40003|RemotePort=40003",
+    "to_61002|RemotePort=61002|LocalAddress=127.0.0.1 ::1",
+    "from_40001|LocalPort=40001 40009",
+    NULL};
 
 static const struct block_spec specs[] = {
     {"default", 0, opt_default, NULL},
@@ -122,6 +131,8 @@ static const struct block_spec specs[] = {
     {"all", 0, opt_all, conns_all},
     {"queue", 0, opt_queue, NULL},
     {"conns", 0, opt_blocks_only, conns_main},
+    {"conns-covered", 0, opt_default, conns_covered},
+    {"conns-ports", 0, opt_ports, conns_covered},
     {"namespace", 1, opt_default, conns_ns},
     {"namespace-ports", 1, opt_ns, NULL},
 };

@@ -3,6 +3,7 @@
  * lists and the dispatch list. */
 #include "check_run.h"
 #include "collector_private.h"
+#include "conn_blocks.h"
 #include "report_blocks.h"
 #include "bytecode.h"
 #include "port_table.h"
@@ -210,6 +211,53 @@ START_TEST(filter_port_lists) {
 }
 END_TEST
 
+static void add_block(const char *name, const char *key, const char *value,
+                      const char *key2, const char *value2) {
+  char err[256];
+
+  ck_assert_int_eq(conns_begin(&c.cfg, name, err, sizeof(err)), 0);
+  ck_assert_msg(conns_apply(&c.cfg, key, value, err, sizeof(err)) == 0, "%s",
+                err);
+  if (key2 != NULL)
+    ck_assert_msg(conns_apply(&c.cfg, key2, value2, err, sizeof(err)) == 0,
+                  "%s", err);
+  ck_assert_int_eq(conns_finish(&c.cfg, err, sizeof(err)), 0);
+}
+
+START_TEST(blocks_the_port_sets_cover_add_no_term) {
+  static const uint16_t on_80[][3] = {{80, 0, TCS_LISTEN}};
+  static const uint16_t on_81[][3] = {{81, 0, TCS_LISTEN}};
+  static const uint16_t on_both[][3] = {{80, 0, TCS_LISTEN},
+                                        {81, 0, TCS_LISTEN}};
+  size_t one_port, two_ports;
+
+  c.cfg.listening = true;
+  ck_assert_int_eq(pt_configure(&c.pt, 5432, PT_REMOTE), 0);
+  read_sockets(on_80, 1);
+  one_port = c.filter.len;
+  read_sockets(on_both, 2);
+  two_ports = c.filter.len;
+  /* Local port 80 (listening), remote port 5432 (configured), 80 and 81
+   * (listening only while both do): with the sets, no term. */
+  add_block("web", "LocalPort", "80", "RemoteAddress", "10.0.0.0/8");
+  add_block("db", "RemotePort", "5432", NULL, NULL);
+  add_block("pair", "LocalPort", "80-81", "States", "ESTABLISHED");
+  read_sockets(on_80, 1);
+  ck_assert(rebuilt);
+  ck_assert_uint_gt(c.filter.len, one_port); /* "pair": 81 is not kept */
+  read_sockets(on_both, 2);
+  ck_assert_uint_eq(c.filter.len, two_ports);
+  /* Port 80 stops listening: "web" and "pair" need their terms again. */
+  read_sockets(on_81, 1);
+  ck_assert(rebuilt);
+  ck_assert_uint_gt(c.filter.len, one_port + 2 * 8);
+  /* An address-only block is never covered. */
+  add_block("net", "RemoteAddress", "10.0.0.0/8", NULL, NULL);
+  read_sockets(on_both, 2);
+  ck_assert_uint_gt(c.filter.len, two_ports);
+}
+END_TEST
+
 START_TEST(every_port_can_have_a_slot) {
   /* 65535 listening ports: the table grows, the index stays O(1). */
   c.cfg.listening = true;
@@ -245,6 +293,7 @@ int main(void) {
                                 remote_only_port_local_block_needs_listening,
                                 configured_port_sent_with_zeros,
                                 filter_port_lists,
+                                blocks_the_port_sets_cover_add_no_term,
                                 every_port_can_have_a_slot,
                                 NULL};
 
