@@ -10,9 +10,10 @@
 # in a shuffled order each round: the collector alone (coreread, the
 # median CPU of reads 2..11 of one process) for the default block, ten
 # server-side blocks, the mixed ten, one ~1% block, an address-only and a
-# port-only block that match nothing, the 1% LocalPort; and upstream's
-# default read (collectd -T with tcpconns.so, minus collectd -T with no
-# read plugin). Prints the medians and the per-round ratios' medians, and
+# port-only block that match nothing, the 1% LocalPort; the raw floor of
+# the 1% reads (bench/rawdump -l 9100: one dump with that filter, only
+# counted); and upstream's default read (collectd -T with tcpconns.so,
+# minus collectd -T with no read plugin). Prints the medians and the per-round ratios' medians, and
 # /proc/loadavg before and after.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
@@ -34,27 +35,12 @@ cc $CF -o "$WORK/cputime" "$HERE/cputime.c"
 # shellcheck disable=SC2086
 cc $CF -D_GNU_SOURCE -I"$REPO/src" -o "$WORK/coreread" "$HERE/coreread.c" \
   "$REPO/src/cli/cli_connections.c" "$CORE" -lmnl
+# shellcheck disable=SC2086
+cc $CF -I"$REPO/src" -o "$WORK/rawdump" "$HERE/rawdump.c" "$CORE" -lmnl
 mkdir -p "$WORK/plugins"
 cp /usr/lib/collectd/tcpconns.so "$WORK/plugins/"
 
-ehash=65536
-while [ "$ehash" -lt "$N" ]; do ehash=$((ehash * 2)); done
-ns_new NS ab "$ehash"
-ip netns exec "$NS" sysctl -qw net.core.somaxconn=65535 \
-  net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_tw_reuse=0 \
-  net.ipv4.ip_local_port_range="10000 65000"
-for k in 0 1 2 3 4 5 6 7; do
-  ip -n "$NS" -6 addr add "fd00::$(printf %x $((0x100 + k)))/128" dev lo nodad
-done
-mkfifo "$WORK/lg.in"
-ip netns exec "$NS" "$WORK/loadgen" -n "$N" -i 16 -S fd00:: -k 8 \
-  <"$WORK/lg.in" >"$WORK/lg.out" 2>"$WORK/lg.err" &
-LG=$!
-bg_track "$LG"
-exec 7>"$WORK/lg.in"
-for _ in $(seq 1800); do grep -q '^ready' "$WORK/lg.out" && break; sleep 0.1; done
-grep -q '^ready' "$WORK/lg.out" || { note "loadgen: $(cat "$WORK/lg.err")"; exit 1; }
-sleep 2
+bench_load NS "$N" "$WORK/loadgen"
 note "load: $(cat "$WORK/lg.out"); loadavg $(cat /proc/loadavg)"
 
 # shellcheck disable=SC2054 # commas inside the specs
@@ -96,8 +82,12 @@ cpu_of() { # conf -> collectd -T CPU us
 CONFIGS=(default rare conns10 conns10c conns1 addrnone portnone)
 : >"$WORK/samples"
 for round in $(seq "$ROUNDS"); do
-  for c in $(printf '%s\n' "${CONFIGS[@]}" upstream | shuf); do
-    if [ "$c" = upstream ]; then
+  for c in $(printf '%s\n' "${CONFIGS[@]}" floor upstream | shuf); do
+    if [ "$c" = floor ]; then
+      # the floor of the 1% reads: one dump with LocalPort 9100's filter
+      out=$(ip netns exec "$NS" "$WORK/rawdump" -l 9100)
+      echo "$round floor $(awk '{print $8, $2}' <<<"$out")" >>"$WORK/samples"
+    elif [ "$c" = upstream ]; then
       u=$(cpu_of "$WORK/up.conf")
       b=$(cpu_of "$WORK/base.conf")
       echo "$round upstream $(awk -v u="$u" -v b="$b" 'BEGIN{print u - b}')" >>"$WORK/samples"
@@ -124,7 +114,7 @@ def ratio(a, b):
     return statistics.median(rows[a][r] / rows[b][r] for r in rows[a] if r in rows[b] and rows[b][r] > 0)
 print("| configuration | collector alone ms (median) | ÷ default | ÷ upstream default read | sockets received | ns per walked socket |")
 print("|---|---|---|---|---|---|")
-for c in ["default", "rare", "conns10", "conns10c", "conns1", "addrnone", "portnone"]:
+for c in ["default", "rare", "conns10", "conns10c", "conns1", "addrnone", "portnone", "floor"]:
     print("| %s | %.0f | %.2f× | %.2f× | %s | %.0f |" % (c, med(rows[c]) / 1000, ratio(c, "default"),
           ratio(c, "upstream"), socks.get(c, "?"), med(rows[c]) / n * 1000))
 print("| upstream default (collectd -T) | %.0f | | 1.00× | | |" % (med(rows["upstream"]) / 1000))

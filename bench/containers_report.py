@@ -135,25 +135,21 @@ def main(d):
       f"runs once, in random order: {nsamp} samples per value. Values are "
       "medians; *shared ÷ private* is the median of per-repetition ratios.\n")
 
-    w("## CPU per read (ms), default block (listening ports)\n")
-    w("| K | sockets per namespace | shared hash | per namespace | private hashes | per namespace | shared ÷ private | private ehash buckets |")
-    w("|---|---|---|---|---|---|---|---|")
-    for k in ks:
-        s, p = res[(k, "shared")], res[(k, "private")]
-        w(f"| {k} | {total // k:,} | {fmt(s['multi_default'])} | "
-          f"{fmt(s['multi_default'] / k)} | {fmt(p['multi_default'])} | "
-          f"{fmt(p['multi_default'] / k)} | "
-          f"{paired_ratio(k, 'multi_default'):.1f}× | {first(k, 'private', 'ehash')} |")
-    w("")
-    w("## CPU per read (ms), `LocalPort \"443\"` in every namespace\n")
-    w("| K | shared hash | per namespace | private hashes | per namespace | shared ÷ private |")
-    w("|---|---|---|---|---|---|")
-    for k in ks:
-        s, p = res[(k, "shared")], res[(k, "private")]
-        w(f"| {k} | {fmt(s['multi_port443'])} | {fmt(s['multi_port443'] / k)} | "
-          f"{fmt(p['multi_port443'])} | {fmt(p['multi_port443'] / k)} | "
-          f"{paired_ratio(k, 'multi_port443'):.1f}× |")
-    w("")
+    def cpu_table(title, reader, ehash):
+        """Shared against private hashes for one reader, per K."""
+        w(f"## CPU per read (ms), {title}\n")
+        w("| K | sockets per namespace | shared hash | per namespace | private hashes | per namespace | shared ÷ private |"
+          + (" private ehash buckets |" if ehash else ""))
+        w("|---|---|---|---|---|---|---|" + ("---|" if ehash else ""))
+        for k in ks:
+            s, p = res[(k, "shared")][reader], res[(k, "private")][reader]
+            w(f"| {k} | {total // k:,} | {fmt(s)} | {fmt(s / k)} | {fmt(p)} | "
+              f"{fmt(p / k)} | {paired_ratio(k, reader):.1f}× |"
+              + (f" {first(k, 'private', 'ehash')} |" if ehash else ""))
+        w("")
+
+    cpu_table("default block (listening ports)", "multi_default", True)
+    cpu_table("`LocalPort \"443\"` in every namespace", "multi_port443", False)
 
     if any(samples[(k, m, "daemon_default")] for k in ks for m in MODES):
         w("## Steady state: a running collectd (ms per read, default block)\n")
