@@ -59,30 +59,42 @@ static size_t target_pos(const struct bc_asm *a, struct bc_label t) {
   }
 }
 
-/* One op: code, yes = own length, no = jump to target; port ops carry the
- * port in the `no` field of a second op header. */
-static void emit_op(struct bc_asm *a, uint8_t code, bool has_port,
-                    uint16_t port, struct bc_label no) {
-  size_t oplen = has_port ? 8 : 4;
+/* The header of an op of oplen bytes: code, yes = oplen, no = the jump to
+ * target. Advances pos; when emitting, writes the header and returns where
+ * the op's operand goes, else (measuring, or out of room: then overflow)
+ * NULL. */
+static uint8_t *put_op(struct bc_asm *a, uint8_t code, size_t oplen,
+                       struct bc_label target) {
+  uint8_t *operand = NULL;
 
   if (a->emit) {
-    struct inet_diag_bc_op op;
-    size_t off = target_pos(a, no) - a->pos;
+    size_t off = target_pos(a, target) - a->pos;
 
     if (a->pos + oplen > a->cap || off > UINT16_MAX) {
       a->overflow = true;
     } else {
-      op.code = code;
-      op.yes = (uint8_t)oplen;
-      op.no = (uint16_t)off;
+      struct inet_diag_bc_op op = {
+          .code = code, .yes = (uint8_t)oplen, .no = (uint16_t)off};
+
       memcpy(a->out + a->pos, &op, sizeof(op));
-      if (has_port) {
-        struct inet_diag_bc_op arg = {.code = 0, .yes = 0, .no = port};
-        memcpy(a->out + a->pos + 4, &arg, sizeof(arg));
-      }
+      operand = a->out + a->pos + sizeof(op);
     }
   }
   a->pos += oplen;
+  return operand;
+}
+
+/* One op, false -> no; port ops carry the port in the `no` field of a
+ * second op header. */
+static void emit_op(struct bc_asm *a, uint8_t code, bool has_port,
+                    uint16_t port, struct bc_label no) {
+  uint8_t *operand = put_op(a, code, has_port ? 8 : 4, no);
+
+  if (operand != NULL && has_port) {
+    struct inet_diag_bc_op arg = {.code = 0, .yes = 0, .no = port};
+
+    memcpy(operand, &arg, sizeof(arg));
+  }
 }
 
 struct bc_dir_ops {
@@ -146,30 +158,17 @@ size_t bc_host_len(const struct bc_host *h) {
 /* One S_COND/D_COND: address and prefix, any port (-1); false -> fail. */
 static void emit_host(struct bc_asm *a, uint8_t code, const struct bc_host *h,
                       struct bc_label fail) {
-  size_t oplen = bc_host_len(h);
+  uint8_t *operand = put_op(a, code, bc_host_len(h), fail);
+  struct inet_diag_hostcond cond;
 
-  if (a->emit) {
-    struct inet_diag_bc_op op;
-    struct inet_diag_hostcond cond;
-    size_t off = target_pos(a, fail) - a->pos;
-
-    if (a->pos + oplen > a->cap || off > UINT16_MAX) {
-      a->overflow = true;
-    } else {
-      op.code = code;
-      op.yes = (uint8_t)oplen;
-      op.no = (uint16_t)off;
-      memset(&cond, 0, sizeof(cond));
-      cond.family = h->family;
-      cond.prefix_len = h->prefix_len;
-      cond.port = -1;
-      memcpy(a->out + a->pos, &op, sizeof(op));
-      memcpy(a->out + a->pos + sizeof(op), &cond, sizeof(cond));
-      memcpy(a->out + a->pos + sizeof(op) + sizeof(cond), h->addr,
-             oplen - sizeof(op) - sizeof(cond));
-    }
-  }
-  a->pos += oplen;
+  if (operand == NULL)
+    return;
+  memset(&cond, 0, sizeof(cond)); /* the padding too: programs compare */
+  cond.family = h->family;
+  cond.prefix_len = h->prefix_len;
+  cond.port = -1;
+  memcpy(operand, &cond, sizeof(cond));
+  memcpy(operand + sizeof(cond), h->addr, h->family == AF_INET6 ? 16 : 4);
 }
 
 /* An OR of host conditions: jumps to ok on the first that holds, else to
