@@ -56,9 +56,10 @@ sockset_every_state "$BEFORE"
 
 # expect SNAPSHOT-FILE FLAGS...: "instance STATE count" lines, sorted, for
 # what the plugin reports with these flags: an "all" block with --all,
-# "P-local"/"P-remote" (or "A-B-local") per port flag, and with --listening,
-# or with neither ports nor --all, "P-local" per listening port; each with
-# the --states given (all eleven by default).
+# "P-local"/"P-remote" (or "A-B-local") per port flag, and with --listening
+# (the last of --listening and --no-listening wins), or with neither ports
+# nor --all (whatever they say: upstream's rule), "P-local" per listening
+# port; each with the --states given (all eleven by default).
 expect() {
   local file=$1 all=0 listening=0 locals="" remotes="" states=""
   shift
@@ -66,6 +67,7 @@ expect() {
     case $1 in
     --all) all=1 ;;
     --listening) listening=1 ;;
+    --no-listening) listening=0 ;;
     --local-port) locals="$locals $2"; shift ;;
     --remote-port) remotes="$remotes $2"; shift ;;
     --states) states="$states ${2//,/ }"; shift ;;
@@ -251,6 +253,9 @@ compare states json outside --states ESTABLISHED,TIME_WAIT
 compare states_all json outside --all --states listen,SYN_RECV --states CLOSING \
   --local-port 9090
 compare listen_only json outside --states LISTEN --local-port 8080 --remote-port 8080
+compare no_listening json outside --no-listening
+compare no_listening_ports json outside --listening --local-port 7777 --no-listening
+compare listening_again json outside --no-listening --remote-port 8443 --listening
 compare quirk json outside --local-port 8080abc -- --local-port 8080
 grep -q 'warning: --local-port "8080abc"' "$WORK/quirk.err" ||
   fail "quirk: no warning naming --local-port \"8080abc\": $(cat "$WORK/quirk.err")"
@@ -313,7 +318,7 @@ grep -qF "/var/run/netns/$NS-missing" "$WORK/missing.err" ||
 
 log "== --help, --version"
 "$CLI" --help >"$WORK/help.out" 2>&1 || fail "--help: exit $?"
-for flag in --local-port --remote-port --listening --all --states --netns \
+for flag in --local-port --remote-port --listening --no-listening --all --states --netns \
   --netns-pid --format --watch --help --version; do
   grep -qF -- "$flag" "$WORK/help.out" || fail "--help does not mention $flag"
 done

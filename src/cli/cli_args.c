@@ -17,6 +17,7 @@ enum {
   OPT_LOCAL_PORT = 256,
   OPT_REMOTE_PORT,
   OPT_LISTENING,
+  OPT_NO_LISTENING,
   OPT_ALL,
   OPT_STATES,
   OPT_NETNS,
@@ -31,6 +32,7 @@ static const struct option long_options[] = {
     {"local-port", required_argument, NULL, OPT_LOCAL_PORT},
     {"remote-port", required_argument, NULL, OPT_REMOTE_PORT},
     {"listening", no_argument, NULL, OPT_LISTENING},
+    {"no-listening", no_argument, NULL, OPT_NO_LISTENING},
     {"all", no_argument, NULL, OPT_ALL},
     {"states", required_argument, NULL, OPT_STATES},
     {"netns", required_argument, NULL, OPT_NETNS},
@@ -56,6 +58,8 @@ void cli_usage(FILE *out) {
         "  --remote-port PORT   the same for the remote port (RemotePort)\n"
         "  --listening          also report every listening port "
         "(ListeningPorts)\n"
+        "  --no-listening       do not (ListeningPorts false): with\n"
+        "                       --connections, only the blocks\n"
         "  --all                report every socket as \"all\" "
         "(AllPortsSummary)\n"
         "  --states NAME[,NAME...]  only these states, e.g.\n"
@@ -219,6 +223,9 @@ int cli_args_parse(struct cli_args *a, int argc, char **argv) {
       break;
     case OPT_LISTENING:
       ret = add_option(a, "--listening", "ListeningPorts", "true");
+      break;
+    case OPT_NO_LISTENING:
+      ret = add_option(a, "--no-listening", "ListeningPorts", "false");
       break;
     case OPT_ALL:
       ret = add_option(a, "--all", "AllPortsSummary", "true");
