@@ -1,41 +1,74 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# dashboard.sh: the per-port TCP connections dashboard, drawn with
-# `rrdtool graph` from the RRD files collectd's rrdtool plugin writes for
-# tcpconns (or tcpconns_diag: the files are the same).
+# dashboard.sh: the per-port TCP connections dashboard, one PNG with a
+# panel per port (default: 80 443), stacked one above the other: the
+# connections of each state over time, stacked. Drawn from either store
+# collectd's writers fill for tcpconns (or tcpconns_diag: the same names):
 #
-#   contrib/dashboard.sh RRD_DIR HOST OUT.png [PORTS...]
+#   contrib/dashboard.sh RRD_DIR HOST OUT.png [PORTS...]   with rrdtool graph
+#   contrib/dashboard.sh URL HOST OUT.png [PORTS...]       by graphite-web
 #
-# RRD_DIR is the rrdtool plugin's DataDir, HOST the host's directory in it.
-# One panel per port (default: 80 443), stacked one above the other in
-# OUT.png: the connections of each state over time, stacked, from the files
-# RRD_DIR/HOST/tcpconns-PORT-local/tcp_connections-STATE.rrd. A port may be
-# given as PORT-remote (or PORT-local) to draw that block instead.
+# RRD_DIR is the rrdtool plugin's DataDir and HOST the host's directory in
+# it: the panel of port P is drawn from the files
+# RRD_DIR/HOST/tcpconns-P-local/tcp_connections-STATE.rrd.
+#
+# URL is graphite-web's address (http://... or https://...) and HOST the
+# first node of the metric paths (collectd's Hostname, dots escaped by
+# write_graphite): the panel of port P is one request,
+#
+#   URL/render?target=legendValue(group(color(alias(
+#       HOST.tcpconns-P-local.tcp_connections-ESTABLISHED,'ESTABLISHED'),
+#       '2ca02c'),...),'last','max')&areaMode=stacked&hideLegend=false
+#       &from=-1h&until=now&format=png
+#
+# (legendValue adds the last and the highest value to the legend, and
+# hideLegend=false keeps the legend of all eleven states: graphite-web
+# hides it past LEGEND_MAX_ITEMS, 10, by default.)
+#
+# A port may be a range LOW-HIGH, and may be given as PORT-remote (or
+# PORT-local) to draw that block instead. A state the store has no series
+# for (left out by the plugin's States option) is left out of the panel.
 #
 # Environment:
-#   DASH_START   start of the time range (rrdtool AT-style; default -1h)
+#   DASH_START   start of the time range (rrdtool AT-style, or graphite's
+#                from=; default -1h; an epoch time works for both)
 #   DASH_END     end of the time range (default now)
 #   DASH_WIDTH   width of the picture in pixels (default 900)
 #   DASH_HEIGHT  height of one panel in pixels, legend included (default 340)
 #
-# Needs rrdtool, and python3 to join the panels into one PNG (standard
-# library only). Example, with collectd's rrdtool DataDir and Hostname:
+# Needs python3 (standard library only) to join the panels, and rrdtool or
+# curl. Examples, with collectd's rrdtool DataDir and Hostname, and with a
+# graphite-web:
 #   contrib/dashboard.sh /var/lib/collectd/rrd "$(hostname)" tcp.png 80 443
+#   contrib/dashboard.sh http://graphite.example:8080 web1 tcp.png 80 443
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 RRD_DIR HOST OUT.png [PORT[-local|-remote]...]" >&2
+  echo "usage: $0 RRD_DIR|URL HOST OUT.png [PORT[-local|-remote]...]" >&2
   exit 2
 }
+die() {
+  echo "$0: $*" >&2
+  exit 1
+}
 [ $# -ge 3 ] || usage
-rrd_dir=$1
+source=${1%/}
 host=$2
 out=$3
 shift 3
 [ $# -gt 0 ] || set -- 80 443
-command -v rrdtool >/dev/null || { echo "$0: rrdtool not found" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "$0: python3 not found" >&2; exit 1; }
-[ -d "$rrd_dir/$host" ] || { echo "$0: no directory $rrd_dir/$host" >&2; exit 1; }
+case $source in
+http://* | https://*)
+  command -v curl >/dev/null || die "curl not found"
+  draw=graphite_panel
+  ;;
+*)
+  command -v rrdtool >/dev/null || die "rrdtool not found"
+  [ -d "$source/$host" ] || die "no directory $source/$host"
+  draw=rrd_panel
+  ;;
+esac
+command -v python3 >/dev/null || die "python3 not found"
 
 start=${DASH_START:--1h}
 end=${DASH_END:-now}
@@ -49,22 +82,11 @@ states=(
   LAST_ACK:e377c2 LISTEN:17becf CLOSING:000000
 )
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-panels=()
-for port in "$@"; do
-  case $port in
-  *-local | *-remote) inst=$port ;;
-  *) inst=$port-local ;;
-  esac
-  case ${inst%-*} in
-  '' | *[!0-9]*) echo "$0: not a port: $port" >&2; exit 2 ;;
-  esac
-  dir=$rrd_dir/$host/tcpconns-$inst
-  [ -d "$dir" ] || { echo "$0: no data for port ${inst%-*} (${inst#*-}): no $dir" >&2; exit 1; }
-  args=()
-  k=0
+# rrd_panel INST TITLE PNG: the panel of block INST with rrdtool graph.
+rrd_panel() {
+  local dir=$source/$host/tcpconns-$1 s name colour file v stack eol k=0
+  local args=()
+  [ -d "$dir" ] || die "no data for port ${1%-*} (${1##*-}): no $dir"
   for s in "${states[@]}"; do
     name=${s%%:*}
     colour=${s#*:}
@@ -81,20 +103,58 @@ for port in "$@"; do
     args+=("GPRINT:$v:LAST:now %4.0lf" "GPRINT:$v:MAX:max %4.0lf   $eol")
     k=$((k + 1))
   done
-  [ $k -gt 0 ] || { echo "$0: no RRD files in $dir" >&2; exit 1; }
+  [ $k -gt 0 ] || die "no RRD files in $dir"
   [ $((k % 3)) = 0 ] || args+=('COMMENT:\l')
-  n=${#panels[@]}
-  case ${inst#*-} in
-  local) what="local port ${inst%-*}" ;;
-  *) what="remote port ${inst%-*}" ;;
-  esac
-  rrdtool graph "$tmp/panel$n.png" --imgformat PNG \
+  rrdtool graph "$3" --imgformat PNG \
     --start "$start" --end "$end" --width "$width" --height "$height" \
-    --title "$host: TCP connections on $what, by state" \
-    --vertical-label connections \
+    --title "$2" --vertical-label connections \
     --full-size-mode --lower-limit 0 --units-exponent 0 \
     "${args[@]}" >/dev/null
-  panels+=("$tmp/panel$n.png")
+}
+
+# graphite_panel INST TITLE PNG: the panel of block INST, drawn by
+# graphite-web's render API (series it has no data for draw nothing).
+graphite_panel() {
+  local s code target series=()
+  for s in "${states[@]}"; do
+    series+=("color(alias($host.tcpconns-$1.tcp_connections-${s%%:*},'${s%%:*}'),'${s#*:}')")
+  done
+  target="legendValue(group($(IFS=,; echo "${series[*]}")),'last','max')"
+  code=$(curl -sS -G -o "$3" -w '%{http_code} %{content_type}' \
+    --data-urlencode "target=$target" \
+    --data-urlencode "from=$start" --data-urlencode "until=$end" \
+    --data-urlencode "width=$width" --data-urlencode "height=$height" \
+    --data-urlencode "title=$2" --data-urlencode "vtitle=connections" \
+    --data-urlencode "areaMode=stacked" \
+    --data-urlencode "yMin=0" --data-urlencode "lineWidth=1" \
+    --data-urlencode "hideLegend=false" \
+    --data-urlencode "bgcolor=white" --data-urlencode "fgcolor=black" \
+    --data-urlencode "majorGridLineColor=#c8c8c8" \
+    --data-urlencode "minorGridLineColor=#ececec" \
+    --data-urlencode "fontName=DejaVu Sans" --data-urlencode "fontSize=10" \
+    --data-urlencode "format=png" \
+    "$source/render") || die "cannot reach $source"
+  case $code in
+  "200 image/png"*) ;;
+  *) die "$source/render for $1 answered $code: $(head -c 600 "$3")" ;;
+  esac
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+panels=()
+for port in "$@"; do
+  case $port in
+  *-local | *-remote) inst=$port ;;
+  *) inst=$port-local ;;
+  esac
+  case ${inst%-*} in
+  '' | *[!0-9-]* | -* | *-) echo "$0: not a port or range: $port" >&2; exit 2 ;;
+  esac
+  png=$tmp/panel${#panels[@]}.png
+  "$draw" "$inst" "$host: TCP connections on ${inst##*-} port ${inst%-*}, by state" "$png"
+  panels+=("$png")
 done
 
 # One PNG, the panels top to bottom. The panels have the same size and

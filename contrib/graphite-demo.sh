@@ -14,7 +14,7 @@
 # carbon-cache of Debian's graphite-carbon (its configuration and whisper
 # files in a scratch directory, 1 s resolution). Then Debian's graphite-web
 # is started over those whisper files (contrib/graphite-web-local.sh: no
-# Apache) and contrib/graphite-dashboard.sh draws the run into OUT.png
+# Apache) and contrib/dashboard.sh draws the run into OUT.png
 # (default contrib/graphite-example.png) through the render API. An
 # nftables rule in the namespace drops 2% of the SYN-ACKs from port 443,
 # so some handshakes wait (SYN_RECV).
@@ -86,5 +86,5 @@ gw_up() {
 }
 wait_for 120 gw_up || fail "graphite-web did not start: $(tail -n 20 "$WORK/gw.log")"
 DASH_START=$start DASH_END=$end DASH_WIDTH=${DASH_WIDTH:-900} \
-  in_ns bash "$top/contrib/graphite-dashboard.sh" "http://127.0.0.1:$WEB_PORT" \
+  in_ns bash "$top/contrib/dashboard.sh" "http://127.0.0.1:$WEB_PORT" \
   "$HOST" "$out" 80 443

@@ -13,7 +13,7 @@
 # carbon's whisper files and cache. Then, through graphite-web's HTTP API:
 #   - /render?format=json: the last value of every state of every
 #     configured block is what ss counts;
-#   - contrib/graphite-dashboard.sh draws ports 80 and 443 through
+#   - contrib/dashboard.sh draws ports 80 and 443 through
 #     /render?format=png: a PNG of two 900x340 panels, with the ESTABLISHED
 #     colour in the stack;
 #   - every target of the Graphite Grafana dashboard
@@ -182,9 +182,9 @@ log "ok - /render?format=json: $compared series, the last value of each is ss's 
 
 # --- the picture ------------------------------------------------------------------
 png=$WORK/dashboard.png
-DASH_START=-1min GW_PYTHON=$GW_PYTHON in_ns bash "$SRCDIR/contrib/graphite-dashboard.sh" \
+DASH_START=-1min in_ns bash "$SRCDIR/contrib/dashboard.sh" \
   "http://127.0.0.1:$WEB_PORT" h "$png" 80 443 >"$WORK/dash.out" 2>&1 ||
-  problem "contrib/graphite-dashboard.sh failed: $(cat "$WORK/dash.out")"
+  problem "contrib/dashboard.sh failed: $(cat "$WORK/dash.out")"
 if [ -s "$png" ]; then
   # Size, and pixels of ESTABLISHED's colour (#2ca02c) in each panel.
   info=$("$GW_PYTHON" - "$png" <<'PY'
@@ -206,7 +206,7 @@ PY
   # (The legend's swatch is about 100 pixels; the stack far more.)
   [ "${top:-0}" -gt 2000 ] && [ "${bottom:-0}" -gt 2000 ] ||
     problem "ESTABLISHED's colour fills $top pixels of the port 80 panel and $bottom of the 443 one"
-  log "ok - graphite-dashboard.sh: a ${pw}x$ph PNG, ESTABLISHED drawn in both panels ($top, $bottom pixels)"
+  log "ok - contrib/dashboard.sh through graphite-web: a ${pw}x$ph PNG, ESTABLISHED drawn in both panels ($top, $bottom pixels)"
 fi
 
 # --- the Grafana dashboard (Graphite variant) ---------------------------------------
