@@ -45,6 +45,8 @@
 #
 # API, one line each (details above each function):
 #   log TEXT...               a line on stdout
+#   problem TEXT...           log "  TEXT" and go on; problems_end fails later
+#   problems_end              fail "see above" if problem was called
 #   skip REASON               "SKIP: REASON", exit 77
 #   fail REASON               "FAIL: REASON" on stderr, exit 1
 #   on_exit COMMAND           run COMMAND (a string, eval'd) at exit; LIFO
@@ -84,6 +86,8 @@
 #   dashboard_ports TEXT      the ports a Grafana target is run for
 #   grafana_var_values REGEX  stdin's values through a Grafana variable's regex
 #   missing_values VALUES WANT...  the WANTs not among VALUES
+#   dashboard_panel_check KEY the per-port panel's snapshot equals ss's counts
+#   dashboard_vars_check DASH FIELD NAME=WANT...  each Grafana variable lists WANT
 #  the socket set (tests/daemon/sockset in its own namespace):
 #   sockset_start [CMD...]    namespace $NS with the set, then sockset CMDs
 #   sockset_cmd CMD           one command to sockset ("listen 80", ...); fail unless ok
@@ -105,6 +109,9 @@
 #   need_carbon               carbon-cache and whisper-fetch, installed if missing
 #   start_carbon DIR LINE PICKLE QUERY  a carbon-cache in $NS, storage under DIR
 #   wsp_last FILE SINCE       the last value of a whisper file since SINCE
+#  the benchmark (bench/):
+#   bench_load VAR N LOADGEN  N sockets of bench/loadgen in a new namespace (VAR)
+#                             with a private established hash, held until exit
 #  constants:
 #   TCP_STATES                the eleven state names, in upstream's order
 #   SS_STATE_ARGS             ss arguments naming the eleven states (not `-a`,
@@ -135,6 +142,15 @@ _LIB_FAILED=
 _LIB_ERR=
 
 log() { printf '%s\n' "$*"; }
+
+# problem TEXT...: a check that failed, told at once; the script goes on to
+# its other checks and ends with problems_end.
+_LIB_PROBLEMS=0
+problem() {
+  log "  $*"
+  _LIB_PROBLEMS=1
+}
+problems_end() { [ "$_LIB_PROBLEMS" = 0 ] || fail "see above"; }
 skip() {
   log "SKIP: $*"
   exit 77
@@ -228,16 +244,15 @@ work_dir() {
 }
 
 # wait_for SECS CMD...: runs CMD every 0.1 s until it succeeds (0), for at
-# most SECS seconds (1).
+# most SECS seconds of wall time however long one try takes (1); at least
+# one try.
 wait_for() {
-  local n=$(($1 * 10))
+  local end=$((SECONDS + $1))
   shift
-  while [ $n -gt 0 ]; do
-    "$@" && return 0
+  until "$@"; do
+    [ $SECONDS -lt $end ] || return 1
     sleep 0.1
-    n=$((n - 1))
   done
-  return 1
 }
 
 fd_close() { eval "exec $1>&-"; }
@@ -565,7 +580,7 @@ csv_values() {
 # must be taken while the socket set holds still); fails after that.
 hold_still() {
   local try
-  for try in 1 2 3 4 5; do "$1" && return 0; done
+  for _ in 1 2 3 4 5; do "$1" && return 0; done
   fail "the socket set keeps changing"
 }
 
@@ -603,6 +618,71 @@ missing_values() {
   local v vals=$1
   shift
   for v in "$@"; do grep -qxF -- "$v" <<<"$vals" || printf '%s ' "$v"; done
+}
+
+# dashboard_panel_check KEY: the Grafana per-port panel, as the script
+# saved what its query returned for ports 80 and 443 in $WORK/dash.PORT
+# ("KEY... VALUE" lines), equals ss's counts in the caller's associative
+# array W ("PORT-local STATE"): the value for STATE is line KEYSTATE.
+dashboard_panel_check() {
+  local port state got
+  local -A panel
+  for port in 80 443; do
+    read_map panel "$WORK/dash.$port"
+    for state in $TCP_STATES; do
+      got=${panel[$1$state]:-}
+      same_number "$got" "${W[$port-local $state]}" ||
+        problem "dashboard panel for port $port: $state is ${got:-missing}, ss counts ${W[$port-local $state]}"
+    done
+  done
+}
+
+# dashboard_vars_check DASHBOARD FIELD NAME=WANT...: each templating
+# variable of the Grafana DASHBOARD: the values the caller's var_values
+# returns for its FIELD (its query, as the real server answers it; a
+# failure is a problem), through the variable's regex, must include the
+# words of WANT given for its NAME.
+dashboard_vars_check() {
+  local dash=$1 field=$2 name query regex vals want spec miss
+  shift 2
+  while IFS=$'\t' read -r name query regex; do
+    want=
+    for spec in "$@"; do [ "${spec%%=*}" != "$name" ] || want=${spec#*=}; done
+    vals=$(var_values "$query") || {
+      problem "dashboard variable $name: $query fails"
+      continue
+    }
+    vals=$(grafana_var_values "$regex" <<<"$vals")
+    # shellcheck disable=SC2086 # WANT is words
+    miss=$(missing_values "$vals" $want)
+    [ -z "$miss" ] || problem "dashboard variable $name ($query) lacks $miss: $(echo $vals)"
+  done < <(jq -r --arg f "$field" '.templating.list[] | [.name, .[$f], .regex] | @tsv' "$dash")
+}
+
+# bench_load VAR N LOADGEN: the benchmark's load: a new namespace (its name
+# in VAR) with a private established hash of at least N buckets (a power
+# of two, 65536 or more) and N sockets of LOADGEN (bench/loadgen: 16
+# listening ports, clients from 127.1.0.1-32 and fd00::100-107), held
+# until this shell exits; loadgen's output in $WORK/lg.out.
+bench_load() {
+  local ehash=65536 k ns
+  while [ "$ehash" -lt "$2" ]; do ehash=$((ehash * 2)); done
+  ns_new "$1" bench "$ehash"
+  ns=${!1}
+  ip netns exec "$ns" sysctl -qw net.core.somaxconn=65535 \
+    net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_tw_reuse=0 \
+    net.ipv4.ip_local_port_range="10000 65000"
+  for k in 0 1 2 3 4 5 6 7; do
+    ip -n "$ns" -6 addr add "fd00::$(printf %x $((0x100 + k)))/128" dev lo nodad
+  done
+  mkfifo "$WORK/lg.in"
+  ip netns exec "$ns" "$3" -n "$2" -i 16 -S fd00:: -k 8 \
+    <"$WORK/lg.in" >"$WORK/lg.out" 2>"$WORK/lg.err" &
+  bg_track $!
+  # The write end, held by this shell: loadgen ends at EOF if it dies.
+  exec 7>"$WORK/lg.in"
+  wait_for 180 grep -q '^ready' "$WORK/lg.out" || fail "loadgen: $(cat "$WORK/lg.err")"
+  sleep 2
 }
 
 # --- the socket set ----------------------------------------------------------

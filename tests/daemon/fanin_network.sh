@@ -109,8 +109,6 @@ bg_stop "$CENTRAL_PID"
 bg_stop "$CARBON_PID" # carbon writes its cache out when it stops
 oracle "$WORK/oracle.after"
 
-FAILED=0
-problem() { log "  $*"; FAILED=1; }
 
 csv_rows "$edge/csv" >"$WORK/edge.rows"
 csv_rows "$central/csv" >"$WORK/central.rows"
@@ -206,6 +204,6 @@ done
 
 for d in "$edge" "$central"; do check_log "$d" || problem "errors in $d/collectd.log"; done
 
-[ "$FAILED" = 0 ] || fail "see above"
+problems_end
 log "ok - $n_ids identifiers of host edge, $matched csv values and $points whisper points arrived unchanged"
 log "1 passed, 0 failed"

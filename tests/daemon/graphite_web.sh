@@ -107,23 +107,9 @@ ready() {
   n=$(render 'h.tcpconns-*.tcp_connections-*' 2>/dev/null | grep -vc ' null$' || true)
   [ "${n:-0}" -ge "$N_SERIES" ]
 }
-until_ready() { # SECS (wait_for counts tries; one try here is slow)
-  local end=$((SECONDS + $1))
-  while [ $SECONDS -lt $end ]; do
-    ready && return 0
-    sleep 0.5
-  done
-  return 1
-}
-until_ready 90 || fail "graphite-web does not serve $N_SERIES series with recent points in 90 s:
+wait_for 90 ready || fail "graphite-web does not serve $N_SERIES series with recent points in 90 s:
 $(render 'h.tcpconns-*.tcp_connections-*' 2>&1 | head -5)"
 log "graphite-web serves every series"
-
-FAILED=0
-problem() {
-  log "  $*"
-  FAILED=1
-}
 
 # wants ORACLE: "INSTANCE STATE COUNT" for every configured block and state.
 wants() {
@@ -220,28 +206,11 @@ while IFS= read -r target; do
   done
 done < <(jq -r '.panels[] | .targets[]? | .target' "$DASHBOARD")
 [ "$n_target" -ge 7 ] || problem "only $n_target dashboard targets run"
-for port in 80 443; do
-  load "$WORK/dash.$port"
-  for state in $TCP_STATES; do
-    got=${GOT[$state]:-}
-    same_number "$got" "${W[$port-local $state]}" ||
-      problem "dashboard panel for port $port: $state is ${got:-missing}, ss counts ${W[$port-local $state]}"
-  done
-done
-while IFS=$'\t' read -r name query regex; do
-  q=$(subst "$query" "")
-  vals=$(gw /metrics/find --data-urlencode "query=$q" | jq -r '.[].text')
-  vals=$(grafana_var_values "$regex" <<<"$vals")
-  case $name in
-  host) need="h" ;;
-  port) need="80 443 8080" ;;
-  *) need= ;;
-  esac
-  miss=$(missing_values "$vals" $need)
-  [ -z "$miss" ] || problem "dashboard variable $name ($q) lacks $miss: $(echo $vals)"
-done < <(jq -r '.templating.list[] | [.name, .query, .regex] | @tsv' "$DASHBOARD")
+dashboard_panel_check ""
+var_values() { gw /metrics/find --data-urlencode "query=$(subst "$1" "")" | jq -r '.[].text'; }
+dashboard_vars_check "$DASHBOARD" query "host=h" "port=80 443 8080"
 log "ok - $n_target targets of $(basename "$DASHBOARD") return data, its port panel is ss's counts, its variables list h, 80, 443"
 
 check_log "$WORK" || problem "collectd logged errors"
-[ "$FAILED" = 0 ] || fail "see above"
+problems_end
 log "1 passed, 0 failed"

@@ -220,27 +220,12 @@ ready() {
     [ "$(count_of 'count(tcpconns_connections)' 2>/dev/null)" = "$N_SERIES" ] &&
     [ "$(count_of 'count(ALERTS{alertname="TCPAcceptQueueNearlyFull"})' 2>/dev/null)" -ge 2 ]
 }
-# until: wait_for counts tries, and one try here takes several requests.
-until_ready() { # SECS
-  local end=$((SECONDS + $1))
-  while [ $SECONDS -lt $end ]; do
-    ready && return 0
-    sleep 0.5
-  done
-  return 1
-}
-until_ready 60 || fail "Prometheus has not got every series and alert in 60 s:
+wait_for 60 ready || fail "Prometheus has not got every series and alert in 60 s:
   collectd: $(count_of 'count(collectd_tcpconns_tcp_connections{tcpconns!="all"})') of $N_SERIES series
   textfile: $(count_of 'count(tcpconns_connections)') of $N_SERIES series
   targets: $(prom_get /api/v1/targets | jq -c '[.data.activeTargets[] | [.labels.job, .health, .lastError]]')
   alerts: $(query 'ALERTS')"
 log "Prometheus has $N_SERIES series from each path"
-
-FAILED=0
-problem() {
-  log "  $*"
-  FAILED=1
-}
 
 # wants ORACLE: "INSTANCE STATE COUNT" for every configured block and state,
 # what ss counts (a range: the counts of its ports summed).
@@ -393,30 +378,17 @@ while IFS= read -r expr; do
 done < <(jq -r '.panels[] | .targets[]? | .expr' "$DASHBOARD")
 [ "$n_expr" -ge 7 ] || problem "only $n_expr dashboard queries run"
 # The per-port panel (from the snapshot) is ss's counts.
-for port in 80 443; do
-  load "$WORK/dash.$port"
-  for state in $TCP_STATES; do
-    w=${W[$port-local $state]}
-    got=${GOT[type=$state]:-}
-    same_number "$got" "$w" || problem "dashboard panel for port $port: $state is ${got:-missing}, ss counts $w"
-  done
-done
+dashboard_panel_check "type="
 # The variables: label_values(METRIC{...}, LABEL), through the API Grafana
-# uses for them, then the variable's regex.
-while IFS=$'\t' read -r name def regex; do
-  def=$(subst "$def" "")
-  [[ $def =~ ^label_values\((.*),\ *([a-z_]+)\)$ ]] || { problem "variable $name: unexpected query $def"; continue; }
-  match=${BASH_REMATCH[1]} label=${BASH_REMATCH[2]}
-  vals=$(prom_get "/api/v1/label/$label/values" --data-urlencode "match[]=$match" | jq -r '.data[]')
-  vals=$(grafana_var_values "$regex" <<<"$vals")
-  case $name in
-  instance) need="h" ;;
-  port) need="80 443 8000 8000-8099" ;;
-  *) need= ;;
-  esac
-  miss=$(missing_values "$vals" $need)
-  [ -z "$miss" ] || problem "dashboard variable $name ($def) lacks $miss: $(echo $vals)"
-done < <(jq -r '.templating.list[] | [.name, .definition, .regex] | @tsv' "$DASHBOARD")
+# uses for them.
+var_values() {
+  local def
+  def=$(subst "$1" "")
+  [[ $def =~ ^label_values\((.*),\ *([a-z_]+)\)$ ]] || return 1
+  prom_get "/api/v1/label/${BASH_REMATCH[2]}/values" \
+    --data-urlencode "match[]=${BASH_REMATCH[1]}" | jq -r '.data[]'
+}
+dashboard_vars_check "$DASHBOARD" definition "instance=h" "port=80 443 8000 8000-8099"
 log "ok - $n_expr queries of $(basename "$DASHBOARD") return data, its port panel is ss's counts, its variables list h, 80, 443"
 
 # --- the CLI's file ----------------------------------------------------------------
@@ -529,5 +501,5 @@ fi
 errors=$(grep '\[error\]' "$WORK/collectd.log" | grep -v 'MHD_OPTION_EXTERNAL_LOGGER' || true)
 [ -z "$errors" ] || problem "collectd logged errors: $errors"
 
-[ "$FAILED" = 0 ] || fail "see above"
+problems_end
 log "1 passed, 0 failed"

@@ -105,8 +105,6 @@ cmp -s "$WORK/oracle.before.ports" "$WORK/oracle.after.ports" || {
 # Carbon writes its cache out when it stops.
 for plugin in tcpconns tcpconns_diag; do bg_stop "${CARBON[$plugin]}"; done
 
-FAILED=0
-problem() { log "  $*"; FAILED=1; }
 
 # --- the metric path and the whisper files -----------------------------------
 metric=h.tcpconns-80-local.tcp_connections-ESTABLISHED
@@ -143,6 +141,6 @@ for plugin in tcpconns tcpconns_diag; do
   check_log "$WORK/$plugin" || problem "$plugin logged errors"
 done
 
-[ "$FAILED" = 0 ] || fail "see above"
+problems_end
 log "ok - same $n_up whisper files (e.g. ${metric//.//}.wsp), same values as ss counts"
 log "1 passed, 0 failed"

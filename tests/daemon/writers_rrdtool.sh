@@ -76,8 +76,6 @@ cmp -s "$WORK/oracle.before" "$WORK/oracle.after" || {
   fail "the socket set changed during the run"
 }
 
-FAILED=0
-problem() { log "  $*"; FAILED=1; }
 
 # --- the same files ----------------------------------------------------------
 (cd "$WORK/tcpconns/rrd" && find . -type f | sed 's|^\./||' | sort) >"$WORK/files.up"
@@ -148,6 +146,6 @@ else
   problem "contrib/dashboard.sh failed: $(cat "$WORK/dashboard.out")"
 fi
 
-[ "$FAILED" = 0 ] || fail "see above"
+problems_end
 log "ok - same $n_up RRD files, same values as ss counts; dashboard ${w}x${h}"
 log "1 passed, 0 failed"
