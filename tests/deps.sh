@@ -12,7 +12,7 @@ packages=(
   iproute2 nftables strace valgrind procps python3 libpython3.11
   rrdtool librrd8 graphite-carbon python3-whisper libgcrypt20
   libmicrohttpd12 libprotobuf-c1 prometheus prometheus-node-exporter
-  graphite-web curl jq
+  graphite-web curl jq clang-format shellcheck
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -579,7 +579,6 @@ csv_values() {
 # hold_still FN: FN until it succeeds, 5 tries at most (a snapshot that
 # must be taken while the socket set holds still); fails after that.
 hold_still() {
-  local try
   for _ in 1 2 3 4 5; do "$1" && return 0; done
   fail "the socket set keeps changing"
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The whole test suite from a fresh Debian 12 machine (as root): installs
-# the dependencies, builds, and runs `make check` twice: a normal build
+# the dependencies, checks the formatting and the shell scripts
+# (tests/lint.sh), builds, and runs `make check` twice: a normal build
 # (unit, real-kernel and real-daemon tests), then an ASan/UBSan build of
 # the unit and real-kernel tests.
 set -euo pipefail
@@ -9,6 +10,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bash tests/deps.sh
 autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+echo "== lint: clang-format and shellcheck"
+bash tests/lint.sh
 
 run_build() { # dir, configure args..., -- make args...
   local dir=$1

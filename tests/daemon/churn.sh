@@ -100,6 +100,8 @@ for d in filter summary; do mkdir -p "$WORK/$d"; done
 conf_write "$WORK/filter/collectd.conf" -w csv -- 'ListeningPorts true' "${ports[@]}"
 conf_write "$WORK/summary/collectd.conf" -w csv -- 'ListeningPorts true' 'AllPortsSummary true' "${ports[@]}"
 
+run_fd= # set by churn_start, as rcs by bg_term
+rcs=()
 churn_start run_fd "$ns" "$WORK/run.out" run -k "$BATCH" -r "$RATE" \
   -g "$GRATE" -d "$DWELL" 5001 5002 5003 5004:g
 grep -q '^ready 4$' "$WORK/run.out" || fail "churn: $(cat "$WORK/run.out")"

@@ -10,6 +10,7 @@ daemon_setup hashhint
   skip "no net.ipv4.tcp_child_ehash_entries on this kernel"
 show_on_fail "$WORK/collectd.log"
 
+shared='' private='' # set by ns_new
 ns_new shared hashs
 ns_new private hashp 1024
 [ "$(ip netns exec "$shared" sysctl -n net.ipv4.tcp_ehash_entries)" -lt 0 ] ||

@@ -395,7 +395,7 @@ log "ok - $n_expr queries of $(basename "$DASHBOARD") return data, its port pane
 f=$WORK/textfile/tcpconns.prom
 promtool check metrics <"$f" >"$WORK/check_metrics.out" 2>&1 ||
   problem "promtool check metrics on the CLI's file: $(cat "$WORK/check_metrics.out")"
-[ -z "$(ls -A "$WORK/textfile" | grep -vx tcpconns.prom)" ] ||
+[ -z "$(find "$WORK/textfile" -mindepth 1 ! -name tcpconns.prom)" ] ||
   problem "files left in the textfile directory: $(ls -A "$WORK/textfile")"
 [ "$(stat -c %a "$f")" = 644 ] || problem "the file's mode is $(stat -c %a "$f") (umask $(umask)), want 644"
 log "ok - promtool check metrics accepts the CLI's output; mode 644; no temporary file left"
@@ -445,7 +445,7 @@ done
 bg_stop "$ATOMIC_PID"
 [ "$partial" = 0 ] || problem "$partial of $reads reads saw a partial file"
 [ "$changes" -ge 5 ] || problem "the file's inode changed $changes times in $((SECONDS - start)) s of --watch 0.1: the file is not replaced"
-[ -z "$(ls -A "$WORK/atomic" | grep -vx t.prom)" ] || problem "left behind: $(ls -A "$WORK/atomic")"
+[ -z "$(find "$WORK/atomic" -mindepth 1 ! -name t.prom)" ] || problem "left behind: $(ls -A "$WORK/atomic")"
 (umask 027 && in_ns "$CLI" --format prometheus --output "$WORK/atomic/u.prom") ||
   problem "tcpconns-diag --output failed under umask 027"
 [ "$(stat -c %a "$WORK/atomic/u.prom" 2>/dev/null)" = 640 ] ||

@@ -39,6 +39,7 @@ RSS_KIB=${SOAK_RSS_KIB:-1024}
 EXTRA=${SOAK_EXPECT_EXTRA:-0}
 
 ns_new ns soak
+inner='' run_fd='' rcs=() # set by ns_new, churn_start, bg_term
 ns_new inner soak-inner
 for n in "$ns" "$inner"; do
   ip netns exec "$n" sysctl -q -w net.ipv4.ip_local_port_range="20000 60999" \

@@ -43,8 +43,8 @@ int socket(int domain, int type, int protocol) {
     saved = errno;
     if (path != NULL) {
       char line[64];
-      int n = snprintf(line, sizeof(line), "stripped %d domain %d\n",
-                       nth, domain);
+      int n =
+          snprintf(line, sizeof(line), "stripped %d domain %d\n", nth, domain);
       int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
       if (fd >= 0) {
         if (n > 0 && write(fd, line, (size_t)n) < 0) {

@@ -95,6 +95,7 @@ done
 for i in "${!names[@]}"; do
   kill -0 "${pids[$i]}" 2>/dev/null || fail "${names[$i]}: collectd died: $(tail -5 "$WORK/${names[$i]}.out")"
 done
+rcs=() # set by bg_term
 bg_term rcs "${pids[@]}"
 for rc in "${rcs[@]}"; do [ "$rc" = 0 ] || fail "collectd exited $rc after SIGTERM"; done
 

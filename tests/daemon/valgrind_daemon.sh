@@ -69,6 +69,7 @@ while True:
 for _ in $(seq 50); do grep -q ready "$WORK/holder.out" && break; sleep 0.1; done
 grep -q ready "$WORK/holder.out" || fail "socket holder: $(cat "$WORK/holder.out")"
 # The other namespace: 8080 with 2 connections.
+inner= # set by ns_new
 ns_new inner vg-inner
 ns_bg "$inner" "$WORK/holder2.out" python3 -c '
 import socket, time
