@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 need_cmd clang-format
 need_cmd shellcheck
-cd "$SRCDIR"
+cd "$SRCDIR" || fail "no source tree at $SRCDIR"
 git rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
 
 mapfile -t c_files < <(git ls-files '*.c' '*.h')
